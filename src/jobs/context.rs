@@ -1,0 +1,95 @@
+//! What a job gets (its context) and what it gives back (outcome or error).
+
+use super::JobName;
+use crate::cache::Cache;
+use crate::ledger::Trigger;
+use crate::settings::Settings;
+use crate::storage::Storage;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Everything one run of one job may use.
+#[derive(Clone)]
+pub struct JobContext {
+    pub job: JobName,
+    /// The scheduled instant this run is for (UTC); reruns get the same slot.
+    pub slot: DateTime<Utc>,
+    pub run_id: i64,
+    pub attempt: i32,
+    pub trigger: Trigger,
+    pub storage: Storage,
+    pub cache: Cache,
+    pub http: reqwest::Client,
+    pub settings: Arc<Settings>,
+    /// The job's own parameters, from `jobs/NAME.toml` (read at run start).
+    pub params: toml::Table,
+    /// Cancelled on timeout, replacement, lost lease or shutdown; long jobs
+    /// should check it between units of work.
+    pub cancel: CancellationToken,
+}
+
+/// What a successful run reports.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    /// Named counters (rows inserted, articles fetched, ...).
+    pub counts: BTreeMap<String, i64>,
+    pub warnings: Vec<String>,
+    /// Job-specific detail for the JSON report.
+    pub details: serde_json::Value,
+    /// Job-specific Markdown appended to the human report.
+    pub markdown: String,
+}
+
+impl Outcome {
+    pub fn count(&mut self, name: &str, n: i64) -> &mut Self {
+        *self.counts.entry(name.to_string()).or_default() += n;
+        self
+    }
+
+    pub fn warn(&mut self, w: impl Into<String>) -> &mut Self {
+        self.warnings.push(w.into());
+        self
+    }
+}
+
+/// A failed run. Retryable errors are retried per the schedule's policy;
+/// permanent ones (bad configuration, not implemented) are not.
+#[derive(Debug)]
+pub struct JobError {
+    pub retryable: bool,
+    pub error: anyhow::Error,
+}
+
+impl JobError {
+    pub fn retryable(error: anyhow::Error) -> Self {
+        JobError {
+            retryable: true,
+            error,
+        }
+    }
+
+    pub fn permanent(error: anyhow::Error) -> Self {
+        JobError {
+            retryable: false,
+            error,
+        }
+    }
+
+    /// The error and its causes, one per line: what the ledger stores.
+    pub fn chain(&self) -> String {
+        self.error
+            .chain()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join("\ncaused by: ")
+    }
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(error: anyhow::Error) -> Self {
+        JobError::retryable(error)
+    }
+}

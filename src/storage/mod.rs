@@ -1,0 +1,155 @@
+//! Storage: PostgreSQL in production, SQLite as the embedded default.
+//!
+//! Both backends run the same SQL (written to the common subset: `$N`
+//! placeholders, `ON CONFLICT`, `RETURNING`), each with its own migration
+//! folder. [`on_db!`] expands one body for each pool type, so the code is
+//! written once and type-checked against both drivers.
+
+pub mod schema;
+
+use crate::settings::{redact_url, Secret};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool `$db` holds.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::storage::Db::Sqlite($pool) => $body,
+            $crate::storage::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+#[derive(Clone, Debug)]
+pub struct Storage {
+    pub db: Db,
+    /// The URL with its password masked, for messages.
+    pub display: String,
+    /// For SQLite, the database file.
+    pub sqlite_path: Option<PathBuf>,
+}
+
+impl Storage {
+    /// Connects (creating a SQLite file and its folder if needed) without
+    /// migrating.
+    pub async fn connect(url: &Secret) -> anyhow::Result<Storage> {
+        let raw = url.expose();
+        let display = redact_url(raw);
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(raw)
+                .await
+                .with_context(|| format!("cannot connect to PostgreSQL at {display}"))?;
+            return Ok(Storage {
+                db: Db::Postgres(pool),
+                display,
+                sqlite_path: None,
+            });
+        }
+        if raw.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(raw)
+                .with_context(|| format!("bad SQLite URL {display}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(15));
+            let path = opts.get_filename().to_path_buf();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .with_context(|| format!("cannot open SQLite database {display}"))?;
+            return Ok(Storage {
+                db: Db::Sqlite(pool),
+                display,
+                sqlite_path: Some(path),
+            });
+        }
+        anyhow::bail!("unsupported database URL {display}: use sqlite://PATH or postgres://...")
+    }
+
+    /// Connects and applies pending migrations.
+    pub async fn open(url: &Secret) -> anyhow::Result<Storage> {
+        let storage = Self::connect(url).await?;
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        }
+        .with_context(|| format!("migrating {}", self.display))
+    }
+
+    /// Migrations known to this binary that the database has not applied.
+    pub async fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
+        let migrator = match &self.db {
+            Db::Sqlite(_) => sqlx::migrate!("./migrations/sqlite"),
+            Db::Postgres(_) => sqlx::migrate!("./migrations/postgres"),
+        };
+        // No version table yet means nothing is applied.
+        let applied: Vec<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await
+                .unwrap_or_default()
+        });
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database's clock. Leases and heartbeats compare times from here
+    /// only, never across hosts' clocks. (SQLite is local: the host clock.)
+    pub async fn now(&self) -> anyhow::Result<DateTime<Utc>> {
+        match &self.db {
+            Db::Sqlite(_) => Ok(Utc::now()),
+            Db::Postgres(pool) => Ok(sqlx::query_scalar("SELECT clock_timestamp()")
+                .fetch_one(pool)
+                .await?),
+        }
+    }
+
+    pub async fn close(&self) {
+        on_db!(&self.db, pool => pool.close().await)
+    }
+}
