@@ -1,1 +1,9 @@
+//! The integration suite: one test binary (each binary links the whole
+//! stack again), one module per area.
 
+mod cache;
+mod cli;
+mod daemon;
+mod plan;
+mod storage;
+mod support;
