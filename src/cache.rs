@@ -13,10 +13,13 @@ use std::time::{Duration, Instant};
 /// Per-operation bound, so a hung Redis cannot stall a job.
 const OP_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// Value and optional expiry, by key.
+type MemoryMap = HashMap<String, (Vec<u8>, Option<Instant>)>;
+
 #[derive(Clone)]
 pub enum Cache {
     Redis(Arc<RedisCache>),
-    Memory(Arc<Mutex<HashMap<String, (Vec<u8>, Option<Instant>)>>>),
+    Memory(Arc<Mutex<MemoryMap>>),
 }
 
 pub struct RedisCache {

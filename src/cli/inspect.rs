@@ -63,7 +63,7 @@ pub fn plan(
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Table => {
-            println!("{:<18} {:<22} {}", "JOB", "SLOT (UTC)", "LOCAL");
+            println!("{:<18} {:<22} LOCAL", "JOB", "SLOT (UTC)");
             for r in &rows {
                 println!("{:<18} {:<22} {} ({})", r.job, r.slot, r.local, r.timezone);
             }

@@ -302,7 +302,7 @@ impl Cron {
                 t = t.date().and_hms_opt(t.hour(), t.minute(), 0)? + Duration::minutes(1);
                 continue;
             };
-            return Some(t.date().and_hms_opt(t.hour(), t.minute(), s)?);
+            return t.date().and_hms_opt(t.hour(), t.minute(), s);
         }
     }
 }

@@ -210,3 +210,70 @@ async fn sqlite_allows_one_daemon_and_trigger_wakes_it() {
     assert!(wait_exit(&mut d, StdDuration::from_secs(30)).success());
     assert!(!p.path("data/tickerd.pid").exists(), "pid file removed on exit");
 }
+
+/// Runs an in-process daemon on `schedules` for `secs` seconds and returns
+/// the canary's runs.
+async fn canary_runs_with(schedules: &str, params: &str, secs: u64) -> Vec<tickerd::ledger::RunRow> {
+    let p = Project::new(Backend::Sqlite).await;
+    p.write_schedules(schedules);
+    p.write_job_params("canary", params);
+    let storage = p.db.storage().await;
+    let settings = Arc::new(p.settings());
+    let runner = Arc::new(Runner::new(storage.clone(), Cache::memory(), settings, Clock::system()).unwrap());
+    let source = ScheduleSource { schedules_path: p.path("schedules.toml"), calendars_dir: p.path("jobs/calendars") };
+    let daemon = Daemon::new(runner, source.clone(), source.load().unwrap());
+    let handle = daemon.handle.clone();
+    let task = tokio::spawn(daemon.run());
+    tokio::time::sleep(StdDuration::from_secs(secs)).await;
+    handle.shutdown.cancel();
+    task.await.unwrap().unwrap();
+    let mut rows = Ledger::new(storage).recent(Some(JobName::Canary), 1000).await.unwrap();
+    rows.reverse();
+    rows
+}
+
+fn no_two_overlap(rows: &[tickerd::ledger::RunRow]) -> bool {
+    let mut spans: Vec<_> = rows.iter().filter_map(|r| Some((r.started_at?, r.finished_at?))).collect();
+    spans.sort();
+    spans.windows(2).all(|w| w[1].0 >= w[0].1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlap_policies_skip_queue_and_replace() {
+    let every = |policy: &str| format!("[jobs.canary]\ncron = \"* * * * * *\"\ntimezone = \"UTC\"\nretries = 0\noverlap = \"{policy}\"\n");
+    // Each run works 2.5 s while a slot fires every second.
+    let params = "work_ms = 2500\n";
+
+    let rows = canary_runs_with(&every("skip"), params, 6).await;
+    let skipped: Vec<_> = rows.iter().filter(|r| r.status == "skipped").collect();
+    assert!(skipped.len() >= 2, "{rows:#?}");
+    assert!(skipped.iter().all(|r| r.error.as_deref().unwrap_or("").contains("still running")));
+    assert!(no_two_overlap(&rows), "skip never runs two at once");
+
+    let rows = canary_runs_with(&every("queue"), params, 6).await;
+    assert!(rows.iter().all(|r| r.status != "skipped"), "queue skips nothing");
+    assert!(no_two_overlap(&rows), "queued runs wait for the previous one");
+
+    let rows = canary_runs_with(&every("replace"), params, 5).await;
+    let replaced: Vec<_> = rows.iter().filter(|r| r.error.as_deref().unwrap_or("").contains("cancelled")).collect();
+    assert!(replaced.len() >= 2, "{rows:#?}");
+    assert!(replaced.iter().all(|r| r.status == "failed" && r.attempt == 1), "a replaced run is not retried");
+}
+
+#[tokio::test]
+async fn a_run_past_its_timeout_fails_and_is_retried_per_policy() {
+    let p = Project::new(Backend::Sqlite).await;
+    p.write_schedules("[jobs.canary]\ncron = \"0 0 12 * * *\"\ntimeout = \"300ms\"\nretries = 1\nretry_backoff = \"100ms\"\n");
+    p.write_job_params("canary", "work_ms = 5000\n");
+    let out = p.run(&["--log-format", "json", "run", "canary", "--slot", "2026-11-20T12:00:00Z"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(crate::support::stdout(&out).contains("timed out after"), "{}", crate::support::stdout(&out));
+    let l = ledger(&p).await;
+    let at = "2026-11-20T12:00:00Z".parse().unwrap();
+    let row = &l.runs_between(JobName::Canary, at, at).await.unwrap()[0];
+    assert_eq!((row.attempt, row.status.as_str()), (2, "failed"));
+    // JSON logs: one object per line, carrying the run's span fields.
+    let logs = crate::support::stderr(&out);
+    let lines: Vec<serde_json::Value> = logs.lines().map(|l| serde_json::from_str(l).expect("a JSON log line")).collect();
+    assert!(lines.iter().any(|v| v["span"]["job"] == "canary" && v["span"]["run_id"].is_number()), "{logs}");
+}
