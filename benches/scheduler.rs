@@ -23,9 +23,10 @@
 //!    recorded all the same.
 //! 2. *baselines*, measured in the same run, concurrently with each other
 //!    (tickerd runs alone): tokio-cron-scheduler 0.15 used directly (this
-//!    bench re-executes itself as a child process: 10 `Job::new_async("* * * *
-//!    * *")` jobs, each recording `Utc::now()` minus the second it was due when
-//!    its future starts), and, when `python3 -c "import apscheduler"` works,
+//!    bench re-executes itself as a child process with 10 jobs
+//!    `Job::new_async("* * * * * *", ..)`, each recording `Utc::now()` minus
+//!    the second it was due when its future starts), and, when
+//!    `python3 -c "import apscheduler"` works,
 //!    APScheduler 3.x (`BackgroundScheduler`, 10 cron jobs `second="*"`,
 //!    `time.time() - scheduled_run_time` for each fire). Both are sampled for
 //!    memory exactly like the daemon.

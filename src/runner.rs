@@ -8,6 +8,7 @@
 //! report, and queue a retry when the policy allows.
 
 use crate::cache::Cache;
+use crate::diagnostics::SourceFile;
 use crate::jobs::{self, JobContext, JobError, JobName, Outcome};
 use crate::ledger::{Claim, ClaimResult, Finish, Ledger, Owner, Rerun, Status, Trigger};
 use crate::reports::{Reports, RunReport};
@@ -198,13 +199,12 @@ impl Runner {
             Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
         };
         toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            match line {
-                Some(l) => format!("{}:{l}: {}", path.display(), e.message()),
-                None => format!("{}: {}", path.display(), e.message()),
-            }
+            let src = SourceFile {
+                path: &path,
+                text: &text,
+            };
+            src.problem(e.span().map(|s| s.start), "", e.message())
+                .to_string()
         })
     }
 

@@ -3,7 +3,7 @@
 use super::{load_schedules, schedule_source, App, Cli};
 use crate::cache::Cache;
 use crate::daemon::{Daemon, DaemonHandle, DaemonLock, PidFile};
-use crate::diagnostics::Problem;
+use crate::diagnostics::{Problem, SourceFile};
 use crate::jobs::JobName;
 use crate::settings::Settings;
 use crate::storage::Storage;
@@ -93,15 +93,11 @@ pub fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
         let path = jobs_dir.join(format!("{job}.toml"));
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Err(e) = toml::from_str::<toml::Table>(&text) {
-                let line = e
-                    .span()
-                    .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-                problems.push(Problem {
-                    file: path,
-                    line,
-                    key: String::new(),
-                    message: e.message().to_string(),
-                });
+                let src = SourceFile {
+                    path: &path,
+                    text: &text,
+                };
+                problems.push(src.problem(e.span().map(|s| s.start), "", e.message()));
             }
         }
     }

@@ -46,18 +46,28 @@ async fn run_writes_ledger_rows_and_reports_with_the_right_exit_codes() {
     assert!(stdout(&out).contains("succeeded"));
     let md = p.path("reports/canary/2026-11-20/120000.000Z.md");
     let json = p.path("reports/canary/2026-11-20/120000.000Z.json");
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["status"], "succeeded");
     assert_eq!(report["trigger"], "manual");
     assert!(report["counts"]["fire_delay_us"].is_i64());
-    assert!(std::fs::read_to_string(&md).unwrap().contains("# canary — 2026-11-20T12:00:00+00:00"));
+    assert!(std::fs::read_to_string(&md)
+        .unwrap()
+        .contains("# canary — 2026-11-20T12:00:00+00:00"));
     let index = std::fs::read_to_string(p.path("reports/index.html")).unwrap();
-    assert!(index.contains("canary/2026-11-20/120000.000Z.md"), "{index}");
+    assert!(
+        index.contains("canary/2026-11-20/120000.000Z.md"),
+        "{index}"
+    );
 
     // Same slot again: already succeeded, nothing run, exit 0.
     let out = p.run(&["run", "canary", "--slot", slot]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("already succeeded"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("already succeeded"),
+        "{}",
+        stdout(&out)
+    );
     // Forced: a further attempt on the same row.
     let out = p.run(&["run", "canary", "--slot", slot, "--force"]);
     assert!(out.status.success());
@@ -70,7 +80,11 @@ async fn run_writes_ledger_rows_and_reports_with_the_right_exit_codes() {
     // A job that fails: exit 1, the error in the output and the ledger.
     let out = p.run(&["run", "canary", "predict", "--slot", slot]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("job predict is not implemented yet"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("job predict is not implemented yet"),
+        "{}",
+        stdout(&out)
+    );
     let row = &l.runs_between(JobName::Predict, at, at).await.unwrap()[0];
     assert_eq!(row.status, "failed");
     assert_eq!(row.attempt, 1, "a permanent error is not retried");
@@ -78,7 +92,11 @@ async fn run_writes_ledger_rows_and_reports_with_the_right_exit_codes() {
     // Bad arguments: clap's usage error, exit 2.
     let out = p.run(&["run", "predikt"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown job \"predikt\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown job \"predikt\""),
+        "{}",
+        stderr(&out)
+    );
     let out = p.run(&["run", "canary", "--slot", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is not an instant"));
@@ -94,8 +112,17 @@ async fn run_retries_a_retryable_failure_as_a_further_attempt() {
     let l = ledger(&p).await;
     let at = "2026-11-21T12:00:00Z".parse().unwrap();
     let row = &l.runs_between(JobName::Canary, at, at).await.unwrap()[0];
-    assert_eq!((row.attempt, row.status.as_str(), row.trigger.as_str()), (2, "succeeded", "retry"));
-    let history: Vec<String> = l.attempts(row.id).await.unwrap().into_iter().map(|a| a.status).collect();
+    assert_eq!(
+        (row.attempt, row.status.as_str(), row.trigger.as_str()),
+        (2, "succeeded", "retry")
+    );
+    let history: Vec<String> = l
+        .attempts(row.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.status)
+        .collect();
     assert_eq!(history, ["failed", "succeeded"]);
 
     // Two failures with one retry allowed: the run fails, exit 1.
@@ -114,23 +141,61 @@ async fn run_retries_a_retryable_failure_as_a_further_attempt() {
 async fn backfill_runs_each_slot_in_order_and_resumes() {
     let p = Project::new(Backend::Sqlite).await;
     p.write_schedules(CANARY_DAILY);
-    let out = p.run(&["backfill", "canary", "--from", "2026-01-01", "--to", "2026-01-05"]);
+    let out = p.run(&[
+        "backfill",
+        "canary",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-05",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("5 slots, 5 ran, 0 already succeeded, 0 failed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("5 slots, 5 ran, 0 already succeeded, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
     let l = ledger(&p).await;
     let rows = l
-        .runs_between(JobName::Canary, "2026-01-01T00:00:00Z".parse().unwrap(), "2026-01-06T00:00:00Z".parse().unwrap())
+        .runs_between(
+            JobName::Canary,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+            "2026-01-06T00:00:00Z".parse().unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 5);
-    assert!(rows.iter().all(|r| r.trigger == "backfill" && r.status == "succeeded"));
-    assert!(rows.windows(2).all(|w| w[0].started_at < w[1].started_at), "in slot order");
+    assert!(rows
+        .iter()
+        .all(|r| r.trigger == "backfill" && r.status == "succeeded"));
+    assert!(
+        rows.windows(2).all(|w| w[0].started_at < w[1].started_at),
+        "in slot order"
+    );
     // Resumable: a second pass runs nothing new.
-    let out = p.run(&["backfill", "canary", "--from", "2026-01-01", "--to", "2026-01-06"]);
+    let out = p.run(&[
+        "backfill",
+        "canary",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-06",
+    ]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("6 slots, 1 ran, 5 already succeeded"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("6 slots, 1 ran, 5 already succeeded"),
+        "{}",
+        stdout(&out)
+    );
     // A failing job: exit 1.
-    let out = p.run(&["backfill", "predict", "--from", "2026-01-01", "--to", "2026-01-01"]);
+    let out = p.run(&[
+        "backfill",
+        "predict",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-01",
+    ]);
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -138,7 +203,10 @@ async fn backfill_runs_each_slot_in_order_and_resumes() {
 async fn runs_and_schema_commands_read_the_ledger() {
     let p = Project::new(Backend::Postgres).await;
     p.write_schedules(CANARY_DAILY);
-    assert!(p.run(&["run", "canary", "--slot", "2026-11-20T12:00:00Z"]).status.success());
+    assert!(p
+        .run(&["run", "canary", "--slot", "2026-11-20T12:00:00Z"])
+        .status
+        .success());
     let out = p.run(&["runs", "--format", "json"]);
     assert!(out.status.success());
     let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
@@ -159,12 +227,18 @@ async fn secrets_never_reach_messages() {
     let secret = "s3cr3t-pa55word";
     let out = p
         .cmd(&["runs"])
-        .env("TICKERD_DATABASE_URL", format!("postgres://postgres:{secret}@127.0.0.1:1/test"))
+        .env(
+            "TICKERD_DATABASE_URL",
+            format!("postgres://postgres:{secret}@127.0.0.1:1/test"),
+        )
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let all = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(all.contains("postgres://postgres:***@127.0.0.1:1/test"), "{all}");
+    assert!(
+        all.contains("postgres://postgres:***@127.0.0.1:1/test"),
+        "{all}"
+    );
     assert!(!all.contains(secret), "{all}");
     let out = p
         .cmd(&["doctor"])
@@ -173,7 +247,11 @@ async fn secrets_never_reach_messages() {
         .env("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "doctor fails on an unreachable backend");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "doctor fails on an unreachable backend"
+    );
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(all.contains("FAIL cache"), "{all}");
     assert!(all.contains("FAIL llm"), "{all}");

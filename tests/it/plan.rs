@@ -7,13 +7,17 @@ use std::collections::BTreeMap;
 async fn plan(schedules: &str, from: &str, to: &str) -> Vec<serde_json::Value> {
     let p = Project::new(Backend::Sqlite).await;
     p.write_schedules(schedules);
-    let out = p.run(&["plan", "--from", from, "--to", to, "--limit", "0", "--format", "json"]);
+    let out = p.run(&[
+        "plan", "--from", from, "--to", to, "--limit", "0", "--format", "json",
+    ]);
     assert!(out.status.success(), "plan failed: {}", stderr(&out));
     serde_json::from_str(&stdout(&out)).expect("plan prints a JSON array")
 }
 
 fn slots(rows: &[serde_json::Value]) -> Vec<String> {
-    rows.iter().map(|r| r["slot"].as_str().unwrap().to_string()).collect()
+    rows.iter()
+        .map(|r| r["slot"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -73,11 +77,20 @@ async fn calendar_gated_minutes_skip_weekends_holidays_and_follow_early_closes()
     for r in &rows {
         let local = r["local"].as_str().unwrap();
         let (date, time) = (&local[..10], &local[11..16]);
-        assert!(("09:30"..="16:00").contains(&time), "{local} outside the session");
+        assert!(
+            ("09:30"..="16:00").contains(&time),
+            "{local} outside the session"
+        );
         *per_day.entry(date.to_string()).or_default() += 1;
     }
     // 09:30..=16:00 is 391 minutes, each a slot.
-    assert_eq!(per_day, BTreeMap::from([("2026-07-02".to_string(), 391), ("2026-07-06".to_string(), 391)]));
+    assert_eq!(
+        per_day,
+        BTreeMap::from([
+            ("2026-07-02".to_string(), 391),
+            ("2026-07-06".to_string(), 391)
+        ])
+    );
 
     // The day after Thanksgiving closes at 13:00.
     let rows = plan(
@@ -101,6 +114,10 @@ async fn krx_calendar_gates_by_seoul_sessions() {
     .await;
     assert_eq!(
         slots(&rows),
-        ["2026-02-13T06:40:00Z", "2026-02-19T06:40:00Z", "2026-02-20T06:40:00Z"]
+        [
+            "2026-02-13T06:40:00Z",
+            "2026-02-19T06:40:00Z",
+            "2026-02-20T06:40:00Z"
+        ]
     );
 }

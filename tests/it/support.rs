@@ -11,11 +11,12 @@ use tickerd::settings::{Secret, Settings};
 use tickerd::storage::Storage;
 
 pub fn pg_admin_url() -> String {
-    std::env::var("TICKERD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("IT_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 pub fn redis_url() -> String {
-    std::env::var("TICKERD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+    std::env::var("IT_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,9 @@ impl TestDb {
     }
 
     pub async fn storage(&self) -> Storage {
-        Storage::open(&Secret::new(&self.url)).await.expect("open and migrate the test database")
+        Storage::open(&Secret::new(&self.url))
+            .await
+            .expect("open and migrate the test database")
     }
 }
 
@@ -73,7 +76,11 @@ impl Project {
         std::fs::create_dir_all(jobs.join("calendars")).unwrap();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         for cal in ["XKRX.toml", "XNYS.toml"] {
-            std::fs::copy(repo.join("jobs/calendars").join(cal), jobs.join("calendars").join(cal)).unwrap();
+            std::fs::copy(
+                repo.join("jobs/calendars").join(cal),
+                jobs.join("calendars").join(cal),
+            )
+            .unwrap();
         }
         let p = Project { dir, db };
         p.write_config("");
@@ -117,7 +124,13 @@ impl Project {
             .arg(self.path("schedules.toml"))
             .args(args)
             .current_dir(self.dir.path());
-        for var in ["DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "MILVUS_URI"] {
+        for var in [
+            "DATABASE_URL",
+            "REDIS_URL",
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "MILVUS_URI",
+        ] {
             c.env_remove(var);
         }
         c.env("RUST_LOG", "info");
