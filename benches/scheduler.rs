@@ -26,10 +26,10 @@
 //!    bench re-executes itself as a child process with 10 jobs
 //!    `Job::new_async("* * * * * *", ..)`, each recording `Utc::now()` minus
 //!    the second it was due when its future starts), and, when
-//!    `python3 -c "import apscheduler"` works,
-//!    APScheduler 3.x (`BackgroundScheduler`, 10 cron jobs `second="*"`,
-//!    `time.time() - scheduled_run_time` for each fire). Both are sampled for
-//!    memory exactly like the daemon.
+//!    `python3 -c "import apscheduler"` works, APScheduler 3.x
+//!    (`BackgroundScheduler`, 10 cron jobs `second="*"`, `time.time() -
+//!    scheduled_run_time` for each fire). Both are sampled for memory exactly
+//!    like the daemon.
 //!
 //! Prints a Markdown table (with tickerd / baseline ratios and the targets:
 //! fire delay p99 ≤ 3 ms, idle RSS ≤ 15 MB) and writes it to
@@ -270,8 +270,26 @@ fn bench_tickerd(dir: &Path, secs: u64) -> anyhow::Result<Measured> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    // The canary measures its own delay (at the top of its function, after
-    // the ledger's `started_at` was taken): a cross-check.
+    // Per job, in the order the drivers fire: a delay that grows along the
+    // list is contention between simultaneous fires, a flat one the timer.
+    let per_job: Vec<String> = JobName::ALL
+        .iter()
+        .filter_map(|job| {
+            let v = steady
+                .iter()
+                .filter(|r| r.job == job.as_str())
+                .filter_map(|r| Some(ms_between(r.slot, r.started_at?)))
+                .collect();
+            let d = Delays::of(v)?;
+            Some(format!("{job} {:.3}/{:.3}", d.p50, d.p99))
+        })
+        .collect();
+    notes.push(format!(
+        "tickerd per job, p50/p99 ms: {}",
+        per_job.join(", ")
+    ));
+    // The canary measures its own delay inside the job: a cross-check of the
+    // ledger's `started_at`.
     let canary: Vec<f64> = steady
         .iter()
         .filter(|r| r.job == JobName::Canary.as_str())
@@ -289,8 +307,7 @@ fn bench_tickerd(dir: &Path, secs: u64) -> anyhow::Result<Measured> {
         .lines()
         .count();
     notes.push(format!(
-        "tickerd log (RUST_LOG=warn): {log_lines} lines (mostly `run failed` from the 9 stub jobs); {} threads before shutdown",
-        daemon.threads.map_or("?".into(), |t| t.to_string()),
+        "tickerd log (RUST_LOG=warn): {log_lines} lines (mostly `run failed` from the 9 stub jobs)"
     ));
     Ok(Measured {
         name: "tickerd daemon".into(),
@@ -452,7 +469,16 @@ struct Watched {
     stderr: PathBuf,
     startup_kb: Option<u64>,
     idle_kb: Vec<u64>,
+    /// `/proc/PID/status` just before SIGTERM.
+    last: LastStatus,
+}
+
+/// Where the memory is, just before SIGTERM.
+#[derive(Clone, Copy, Default)]
+struct LastStatus {
     peak_kb: Option<u64>,
+    anon_kb: Option<u64>,
+    file_kb: Option<u64>,
     threads: Option<u64>,
 }
 
@@ -473,8 +499,7 @@ impl Watched {
             stderr,
             startup_kb: None,
             idle_kb: vec![],
-            peak_kb: None,
-            threads: None,
+            last: LastStatus::default(),
         })
     }
 
@@ -495,8 +520,12 @@ impl Watched {
 
     /// SIGTERM, then waits (a minute at most) for the process to exit.
     fn terminate(&mut self) -> anyhow::Result<()> {
-        self.peak_kb = self.status("VmHWM");
-        self.threads = self.status("Threads");
+        self.last = LastStatus {
+            peak_kb: self.status("VmHWM"),
+            anon_kb: self.status("RssAnon"),
+            file_kb: self.status("RssFile"),
+            threads: self.status("Threads"),
+        };
         self.check_alive()?;
         let pid = libc::pid_t::try_from(self.child.id())?;
         // SAFETY: kill(2) on our own child's pid, which we have not reaped.
@@ -535,8 +564,18 @@ impl Watched {
             idle_median_kb: idle.get(idle.len().saturating_sub(1) / 2).copied(),
             idle_max_kb: idle.last().copied(),
             startup_kb: self.startup_kb,
-            peak_kb: self.peak_kb,
+            last: self.last,
             samples: idle.len(),
+        }
+    }
+}
+
+impl Drop for Watched {
+    /// A bench that fails half-way leaves no process behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
@@ -623,7 +662,7 @@ struct Memory {
     idle_median_kb: Option<u64>,
     idle_max_kb: Option<u64>,
     startup_kb: Option<u64>,
-    peak_kb: Option<u64>,
+    last: LastStatus,
     samples: usize,
 }
 
@@ -642,7 +681,7 @@ fn figures(m: &Measured) -> [Option<f64>; 8] {
         mb(m.memory.idle_median_kb),
         mb(m.memory.idle_max_kb),
         mb(m.memory.startup_kb),
-        mb(m.memory.peak_kb),
+        mb(m.memory.last.peak_kb),
     ]
 }
 
@@ -740,7 +779,16 @@ fn render(secs: u64, tickerd: &Measured, tokio_cron: &Measured, aps: Option<&Mea
         for n in &m.notes {
             let _ = writeln!(s, "- {n}");
         }
-        let _ = writeln!(s, "- {}: {} idle RSS samples", m.name, m.memory.samples);
+        let last = &m.memory.last;
+        let _ = writeln!(
+            s,
+            "- {}: {} idle RSS samples; before SIGTERM: anonymous {} MB + file-backed {} MB, {} threads",
+            m.name,
+            m.memory.samples,
+            cell(mb(last.anon_kb)),
+            cell(mb(last.file_kb)),
+            last.threads.map_or("?".into(), |t| t.to_string()),
+        );
     }
     let _ = writeln!(
         s,
