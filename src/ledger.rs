@@ -177,6 +177,9 @@ pub struct AttemptRow {
 /// How an attempt ended, as written by [`Ledger::finish`].
 #[derive(Debug, Clone, Default)]
 pub struct Finish {
+    /// When the attempt started, if known: `mark_started` runs beside the
+    /// job and may not have landed when a job fails at once.
+    pub started_at: Option<DateTime<Utc>>,
     pub counts: Option<serde_json::Value>,
     pub warnings: Vec<String>,
     pub error: Option<String>,
@@ -434,7 +437,7 @@ impl Ledger {
             // History first, copied from the row while it still names its owner.
             let n = sqlx::query(
                 "INSERT INTO job_run_attempts (run_id, attempt, trigger, status, started_at, finished_at, owner, host, pid, counts, error)
-                 SELECT id, attempt, trigger, $3, started_at, $4, owner, host, pid, $5, $6
+                 SELECT id, attempt, trigger, $3, COALESCE(started_at, $7), $4, owner, host, pid, $5, $6
                  FROM job_runs WHERE id = $1 AND fence = $2 AND status = 'running'
                  ON CONFLICT (run_id, attempt) DO NOTHING",
             )
@@ -444,6 +447,7 @@ impl Ledger {
             .bind(now)
             .bind(&counts)
             .bind(&result.error)
+            .bind(result.started_at)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -453,6 +457,7 @@ impl Ledger {
             sqlx::query(
                 "UPDATE job_runs SET status = $3, finished_at = $4, counts = $5, warnings = $6,
                      error = $7, report_path = COALESCE($8, report_path), next_attempt_at = $9,
+                     started_at = COALESCE(started_at, $10),
                      trigger = CASE WHEN $9 IS NULL THEN trigger ELSE 'retry' END,
                      owner = CASE WHEN $9 IS NULL THEN owner ELSE NULL END
                  WHERE id = $1 AND fence = $2",
@@ -466,6 +471,7 @@ impl Ledger {
             .bind(&result.error)
             .bind(&result.report_path)
             .bind(retry_at)
+            .bind(result.started_at)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

@@ -258,7 +258,7 @@ impl Runner {
                     params,
                     cancel: job_token.clone(),
                 };
-                self.supervise(&claim, &policy, &cancel, &job_token, ctx)
+                self.supervise(&claim, started_at, &policy, &cancel, &job_token, ctx)
                     .await
             }
         };
@@ -331,6 +331,7 @@ impl Runner {
             }
         };
         let finish = Finish {
+            started_at: Some(started_at),
             counts: Some(serde_json::to_value(&outcome.counts)?),
             warnings: outcome.warnings,
             error: error.clone(),
@@ -360,6 +361,7 @@ impl Runner {
     async fn supervise(
         &self,
         claim: &Claim,
+        started_at: DateTime<Utc>,
         policy: &Policy,
         cancel: &RunCancel,
         job_token: &CancellationToken,
@@ -375,7 +377,7 @@ impl Runner {
         // Record the start alongside the job, not before it: the job starts
         // at its instant whatever the database's latency.
         let ledger = self.ledger.clone();
-        let (c, at) = (claim.clone(), self.clock.now());
+        let (c, at) = (claim.clone(), started_at);
         tokio::spawn(async move {
             if let Err(e) = ledger.mark_started(&c, at).await {
                 tracing::warn!(error = %e, "cannot record the run's start");

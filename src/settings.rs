@@ -91,6 +91,24 @@ fn default_queue_poll_ms() -> u64 {
     1000
 }
 
+/// Every key of [`Settings`]; `settings_keys_are_complete` keeps it in step.
+pub const KEYS: &[&str] = &[
+    "database_url",
+    "redis_url",
+    "redis_prefix",
+    "openai_api_key",
+    "openai_base_url",
+    "milvus_uri",
+    "reports_dir",
+    "jobs_dir",
+    "data_dir",
+    "pid_file",
+    "heartbeat_secs",
+    "heartbeat_timeout_secs",
+    "drain_grace_secs",
+    "queue_poll_ms",
+];
+
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -170,8 +188,6 @@ impl Settings {
                 );
             }
         }
-        builder =
-            builder.add_source(config::Environment::with_prefix("TICKERD").try_parsing(false));
         for (var, key) in [
             ("DATABASE_URL", "database_url"),
             ("REDIS_URL", "redis_url"),
@@ -185,12 +201,30 @@ impl Settings {
                 }
             }
         }
-        let cfg = builder
+        // TICKERD_<KEY> for the keys we know, over the conventional names.
+        // Other TICKERD_* variables are warned about, not errors, so a tool's
+        // own variable in the same namespace cannot stop the daemon.
+        for (var, value) in std::env::vars() {
+            let Some(key) = var.strip_prefix("TICKERD_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            if KEYS.contains(&key.as_str()) {
+                builder = builder.set_override(key, value)?;
+            } else {
+                tracing::warn!(variable = %var, "unknown TICKERD_ variable ignored (known keys: {})", KEYS.join(", "));
+            }
+        }
+        let origin = match file {
+            Some(p) => format!("{} + environment", p.display()),
+            None => "tickerd.toml (if present) + environment".to_string(),
+        };
+        // config's messages quote keys, file names and mistyped values; a
+        // secret is a string, never mistyped, so none is ever quoted.
+        builder
             .build()
-            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-        // config's messages quote keys and file names, never values.
-        cfg.try_deserialize()
-            .map_err(|e| anyhow::anyhow!("configuration: {e}"))
+            .and_then(|cfg| cfg.try_deserialize())
+            .map_err(|e| anyhow::anyhow!("configuration ({origin}): {e}"))
     }
 
     pub fn pid_file(&self) -> PathBuf {
@@ -208,6 +242,26 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_keys_are_complete() {
+        // deny_unknown_fields lists the expected fields in its error.
+        let err = toml::from_str::<Settings>("no_such_key = 1")
+            .err()
+            .unwrap()
+            .to_string();
+        for key in KEYS {
+            assert!(
+                err.contains(&format!("`{key}`")),
+                "{key} is not a Settings field: {err}"
+            );
+        }
+        assert_eq!(
+            err.matches('`').count() / 2,
+            KEYS.len() + 1,
+            "a Settings field is missing from KEYS: {err}"
+        );
+    }
 
     #[test]
     fn redacts_passwords() {

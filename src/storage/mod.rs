@@ -82,8 +82,11 @@ impl Storage {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
+            // SQLite serialises writers anyway; two connections (each with a
+            // worker thread and a page cache) keep the daemon small.
+            let opts = opts.pragma("cache_size", "-1024");
             let pool = SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(2)
                 .connect_with(opts)
                 .await
                 .with_context(|| format!("cannot open SQLite database {display}"))?;
