@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod diagnostics;
 pub mod jobs;
 pub mod ledger;
+pub mod market;
 pub mod reports;
 pub mod runner;
 pub mod schedule;

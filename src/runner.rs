@@ -16,13 +16,34 @@ use crate::schedule::JobSchedule;
 use crate::settings::Settings;
 use crate::storage::Storage;
 use crate::time::Clock;
-use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+/// The HTTP client jobs share, built on first use: building it parses the
+/// TLS root store, which a daemon whose jobs make no requests (or a `plan`)
+/// should not pay for in memory.
+#[derive(Clone, Default)]
+pub struct HttpClient(Arc<std::sync::OnceLock<reqwest::Client>>);
+
+impl HttpClient {
+    pub fn get(&self) -> reqwest::Client {
+        self.0
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent(concat!("tickerd/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(std::time::Duration::from_secs(10))
+                    .timeout(std::time::Duration::from_secs(60))
+                    .build()
+                    // Only fails if the TLS backend cannot initialise at all.
+                    .expect("building the HTTP client")
+            })
+            .clone()
+    }
+}
 
 /// The parts of a schedule that govern one attempt.
 #[derive(Debug, Clone)]
@@ -151,7 +172,7 @@ impl SlotOutcome {
 pub struct Runner {
     pub ledger: Ledger,
     pub cache: Cache,
-    pub http: reqwest::Client,
+    pub http: HttpClient,
     pub settings: Arc<Settings>,
     pub reports: Reports,
     pub owner: Owner,
@@ -167,16 +188,10 @@ impl Runner {
         settings: Arc<Settings>,
         clock: Clock,
     ) -> anyhow::Result<Runner> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("tickerd/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .context("building the HTTP client")?;
         Ok(Runner {
             ledger: Ledger::new(storage),
             cache,
-            http,
+            http: HttpClient::default(),
             reports: Reports::new(settings.reports_dir.clone()),
             settings,
             owner: Owner::this_process(),

@@ -22,7 +22,8 @@ pub struct JobContext {
     pub trigger: Trigger,
     pub storage: Storage,
     pub cache: Cache,
-    pub http: reqwest::Client,
+    /// Shared HTTP client (`ctx.http.get()`), built on first use.
+    pub http: crate::runner::HttpClient,
     pub settings: Arc<Settings>,
     /// The job's own parameters, from `jobs/NAME.toml` (read at run start).
     pub params: toml::Table,

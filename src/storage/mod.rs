@@ -84,7 +84,7 @@ impl Storage {
             }
             // SQLite serialises writers anyway; two connections (each with a
             // worker thread and a page cache) keep the daemon small.
-            let opts = opts.pragma("cache_size", "-1024");
+            let opts = opts.pragma("cache_size", "-512");
             let pool = SqlitePoolOptions::new()
                 .max_connections(2)
                 .connect_with(opts)

@@ -1,0 +1,95 @@
+//! Market data: the ticker master, OHLC bars, their providers, validation
+//! and storage. Jobs `ohlc_daily` and `ohlc_minute` drive it.
+//!
+//! One canonical bar type for every provider. Prices are f64: providers
+//! send decimal text with at most 4–6 significant decimals, well inside
+//! f64's 15–17 digits, and Polars (validation, derived bars, evaluation)
+//! computes in f64; revision checks compare values parsed the same way from
+//! the same text, so equality is exact. Volume is i64 (the original's i32
+//! overflowed on busy days).
+
+pub mod providers;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Bar length. Derived intervals (5m, 15m, 60m) are computed from 1m bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Interval {
+    #[serde(rename = "1m")]
+    M1,
+    #[serde(rename = "5m")]
+    M5,
+    #[serde(rename = "15m")]
+    M15,
+    #[serde(rename = "60m")]
+    M60,
+    #[serde(rename = "1d")]
+    D1,
+}
+
+impl Interval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::M1 => "1m",
+            Interval::M5 => "5m",
+            Interval::M15 => "15m",
+            Interval::M60 => "60m",
+            Interval::D1 => "1d",
+        }
+    }
+
+    pub fn minutes(self) -> i64 {
+        match self {
+            Interval::M1 => 1,
+            Interval::M5 => 5,
+            Interval::M15 => 15,
+            Interval::M60 => 60,
+            Interval::D1 => 1440,
+        }
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A bar as a provider delivered it, before validation. Fields are
+/// optional because payloads have holes; validation decides what a hole
+/// means. `raw` is the payload row, kept for the quarantine table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawBar {
+    /// Bar start, UTC. For daily bars: the session date at 00:00 in the
+    /// exchange's zone, converted to UTC.
+    pub ts: DateTime<Utc>,
+    pub open: Option<f64>,
+    pub high: Option<f64>,
+    pub low: Option<f64>,
+    pub close: Option<f64>,
+    pub volume: Option<i64>,
+    pub raw: String,
+}
+
+/// A payload row that could not even be read as a bar (no usable
+/// timestamp): quarantined with its reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unparsed {
+    pub raw: String,
+    pub reason: String,
+}
+
+/// What one provider call returned for one symbol.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    pub bars: Vec<RawBar>,
+    pub unparsed: Vec<Unparsed>,
+    /// Bars not final yet (a live, partial last bar): never stored as final.
+    pub partial: usize,
+    /// Minutes with no trade (all fields null): not bars, not errors.
+    pub no_trade: usize,
+    /// Requests made (pages, token refreshes excluded).
+    pub requests: usize,
+}
