@@ -5,5 +5,6 @@ mod cache;
 mod cli;
 mod daemon;
 mod plan;
+mod providers;
 mod storage;
 mod support;

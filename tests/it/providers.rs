@@ -1,0 +1,1 @@
+//! Market data providers against local HTTP servers replaying real-format payloads.
