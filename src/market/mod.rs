@@ -9,6 +9,7 @@
 //! overflowed on busy days).
 
 pub mod providers;
+pub mod validate;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,19 +1,194 @@
-//! `stooq`: placeholder until its adapter lands (issue #3, in progress).
+//! `stooq`: daily bars as CSV from stooq.com.
+//!
+//! `GET {base_url}/q/d/l/?s={symbol}&i=d&d1=YYYYMMDD&d2=YYYYMMDD` returns
+//! `Date,Open,High,Low,Close,Volume` with `YYYY-MM-DD` dates and unadjusted
+//! prices; indices have no `Volume` column. Columns are found by name.
+//!
+//! Failures come back as HTTP 200 too, with a body such as `No data`,
+//! `Exceeded the daily hits limit` or an HTML page, so the header line is
+//! checked before anything is parsed. Only the hits limit is worth retrying
+//! (it resets daily).
+//!
+//! Today's row is returned like any other: Stooq's files carry no session
+//! state, so a bar fetched before the close may be revised by a later run.
+//!
+//! Config (`[providers.stooq]`): `base_url` (default `https://stooq.com`)
+//! and the HTTP keys of [`HttpOptions`].
 
+use super::http::{Fetcher, HttpOptions};
 use super::{FetchRequest, FetchResult, ProviderDeps, ProviderError};
+use crate::market::{Fetched, Interval, RawBar, Unparsed};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use reqwest::Url;
+use serde::Deserialize;
 
-pub struct Stooq;
+const NAME: &str = "stooq";
+const DEFAULT_BASE_URL: &str = "https://stooq.com";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    base_url: Option<String>,
+    rate_per_sec: Option<u32>,
+    retries: Option<u32>,
+    backoff_ms: Option<u64>,
+    timeout_secs: Option<u64>,
+}
+
+pub struct Stooq {
+    base_url: Url,
+    fetcher: Fetcher,
+}
 
 impl Stooq {
-    pub fn from_config(_table: &toml::Table, _deps: &ProviderDeps) -> Result<Self, String> {
-        Ok(Stooq)
+    pub fn from_config(table: &toml::Table, deps: &ProviderDeps) -> Result<Self, String> {
+        let cfg: Config = toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e| format!("providers.{NAME}: {e}"))?;
+        let d = HttpOptions::default();
+        let opts = HttpOptions {
+            rate_per_sec: cfg.rate_per_sec.unwrap_or(d.rate_per_sec),
+            retries: cfg.retries.unwrap_or(d.retries),
+            backoff_ms: cfg.backoff_ms.unwrap_or(d.backoff_ms),
+            timeout_secs: cfg.timeout_secs.unwrap_or(d.timeout_secs),
+        };
+        let base = cfg.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        let base_url = Url::parse(base)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| format!("providers.{NAME}.base_url: {base:?} is not an http(s) URL"))?;
+        Ok(Stooq {
+            base_url,
+            fetcher: Fetcher::new(NAME, deps.http.clone(), opts),
+        })
     }
 
     pub async fn fetch(&self, req: &FetchRequest) -> FetchResult {
-        Err(ProviderError::permanent(
-            "stooq",
-            &req.symbol,
-            "the stooq adapter is not implemented yet",
-        ))
+        let sym = req.symbol.as_str();
+        if req.interval != Interval::D1 {
+            return Err(ProviderError::permanent(
+                NAME,
+                sym,
+                format!("interval {} is not supported (only 1d)", req.interval),
+            ));
+        }
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|_| ProviderError::permanent(NAME, sym, "base_url cannot take a path"))?
+            .pop_if_empty()
+            .extend(["q", "d", "l", ""]);
+        let day = |t: DateTime<Utc>| t.with_timezone(&req.tz).format("%Y%m%d").to_string();
+        let query = [
+            ("s", sym.to_string()),
+            ("i", "d".to_string()),
+            ("d1", day(req.from)),
+            ("d2", day(req.to)),
+        ];
+        let reply = self
+            .fetcher
+            .send(sym, |c| c.get(url.clone()).query(&query))
+            .await?;
+        if !reply.status.is_success() {
+            return Err(ProviderError::permanent(
+                NAME,
+                sym,
+                format!("HTTP {}", reply.status),
+            ));
+        }
+        parse_csv(&reply.body, req)
     }
+}
+
+/// Checks the header line, then reads the rows inside the request's range.
+fn parse_csv(body: &str, req: &FetchRequest) -> FetchResult {
+    let sym = req.symbol.as_str();
+    let body = body.trim_start_matches('\u{feff}');
+    let mut lines = body.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let header: Vec<String> = first.split(',').map(|h| h.trim().to_lowercase()).collect();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(date), Some(open), Some(high), Some(low), Some(close)) = (
+        col("date"),
+        col("open"),
+        col("high"),
+        col("low"),
+        col("close"),
+    ) else {
+        return Err(failure(first, body, sym));
+    };
+    let volume = col("volume");
+
+    let mut out = Fetched {
+        requests: 1,
+        ..Fetched::default()
+    };
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let cell = |i: usize| cells.get(i).copied().filter(|s| !s.is_empty());
+        let Some(day) = cell(date).and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        else {
+            out.unparsed.push(Unparsed {
+                raw: line.to_string(),
+                reason: "bad or missing date".into(),
+            });
+            continue;
+        };
+        let ts = session_start(day, req.tz);
+        if ts < req.from || ts > req.to {
+            continue;
+        }
+        let num = |i: usize| cell(i).and_then(|s| s.parse::<f64>().ok());
+        out.bars.push(RawBar {
+            ts,
+            open: num(open),
+            high: num(high),
+            low: num(low),
+            close: num(close),
+            volume: volume.and_then(cell).and_then(parse_volume),
+            raw: line.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// The error a body without a CSV header stands for.
+fn failure(first: &str, body: &str, sym: &str) -> ProviderError {
+    let lower = body.to_lowercase();
+    if lower.contains("exceeded the daily hits limit") {
+        ProviderError::retryable(NAME, sym, "exceeded the daily hits limit")
+    } else if first.eq_ignore_ascii_case("no data") {
+        ProviderError::permanent(NAME, sym, "no data for symbol")
+    } else if first.starts_with('<') || lower.contains("<html") {
+        ProviderError::permanent(NAME, sym, "malformed payload: an HTML page instead of CSV")
+    } else if first.is_empty() {
+        ProviderError::permanent(NAME, sym, "malformed payload: empty body")
+    } else {
+        let shown: String = first.chars().take(80).collect();
+        ProviderError::permanent(
+            NAME,
+            sym,
+            format!("malformed payload: unexpected first line {shown:?}"),
+        )
+    }
+}
+
+/// Volumes arrive as integers, sometimes as floats with a zero fraction.
+fn parse_volume(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok().or_else(|| {
+        let f: f64 = s.parse().ok()?;
+        (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
+    })
+}
+
+/// 00:00 of `date` in `tz`, in UTC (the first instant of the day where a
+/// DST change skips midnight).
+fn session_start(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    (0..=3)
+        .find_map(|h| {
+            let at = date.and_time(NaiveTime::from_hms_opt(h, 0, 0)?);
+            tz.from_local_datetime(&at).earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
 }
