@@ -9,6 +9,8 @@
 //! overflowed on busy days).
 
 pub mod providers;
+pub mod stocks;
+pub mod store;
 pub mod validate;
 
 use chrono::{DateTime, Utc};
