@@ -7,6 +7,8 @@
 
 pub mod canary;
 mod context;
+pub mod ohlc_daily;
+pub mod ohlc_minute;
 
 pub use context::{JobContext, JobError, Outcome};
 
@@ -100,7 +102,8 @@ impl FromStr for JobName {
 pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     match ctx.job {
         JobName::Canary => canary::run(ctx).await,
-        JobName::OhlcDaily | JobName::OhlcMinute => not_implemented(ctx, 3),
+        JobName::OhlcDaily => ohlc_daily::run(ctx).await,
+        JobName::OhlcMinute => ohlc_minute::run(ctx).await,
         JobName::NewsCrawl | JobName::NewsImpact => not_implemented(ctx, 4),
         JobName::NewsEmbed => not_implemented(ctx, 5),
         JobName::Predict => not_implemented(ctx, 6),

@@ -8,6 +8,8 @@
 //! the same text, so equality is exact. Volume is i64 (the original's i32
 //! overflowed on busy days).
 
+pub mod derive;
+pub mod ingest;
 pub mod providers;
 pub mod stocks;
 pub mod store;

@@ -31,7 +31,10 @@ pub struct Stock {
 impl Stock {
     /// The provider's symbol for this stock; the code when none is given.
     pub fn symbol_for(&self, provider: &str) -> String {
-        self.symbols.get(provider).cloned().unwrap_or_else(|| self.code.clone())
+        self.symbols
+            .get(provider)
+            .cloned()
+            .unwrap_or_else(|| self.code.clone())
     }
 }
 
@@ -58,7 +61,9 @@ pub struct ImportOutcome {
     pub problems: Vec<Problem>,
 }
 
-const HEADER: [&str; 8] = ["exchange", "code", "name", "currency", "priority", "active", "aliases", "symbols"];
+const HEADER: [&str; 8] = [
+    "exchange", "code", "name", "currency", "priority", "active", "aliases", "symbols",
+];
 
 /// Parses a universe CSV: the valid rows, and one problem per bad row.
 pub fn parse_universe(path: &Path, text: &str) -> (Vec<UniverseRow>, Vec<Problem>) {
@@ -71,11 +76,21 @@ pub fn parse_universe(path: &Path, text: &str) -> (Vec<UniverseRow>, Vec<Problem
     };
     let mut rows = vec![];
     let mut problems = vec![];
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     match reader.headers() {
         Ok(h) if h.iter().collect::<Vec<_>>() == HEADER => {}
         Ok(h) => {
-            problems.push(problem(1, format!("header must be {}; found {}", HEADER.join(","), h.iter().collect::<Vec<_>>().join(","))));
+            problems.push(problem(
+                1,
+                format!(
+                    "header must be {}; found {}",
+                    HEADER.join(","),
+                    h.iter().collect::<Vec<_>>().join(",")
+                ),
+            ));
             return (rows, problems);
         }
         Err(e) => {
@@ -95,14 +110,20 @@ pub fn parse_universe(path: &Path, text: &str) -> (Vec<UniverseRow>, Vec<Problem
         };
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
         if record.len() != HEADER.len() {
-            problems.push(problem(line, format!("expected {} fields, found {}", HEADER.len(), record.len())));
+            problems.push(problem(
+                line,
+                format!("expected {} fields, found {}", HEADER.len(), record.len()),
+            ));
             continue;
         }
         match parse_row(&record, line) {
             Ok(row) => {
                 let key = (row.exchange.clone(), row.code.clone());
                 if let Some(first) = first_line.get(&key) {
-                    problems.push(problem(line, format!("{}:{} repeats line {first}", row.exchange, row.code)));
+                    problems.push(problem(
+                        line,
+                        format!("{}:{} repeats line {first}", row.exchange, row.code),
+                    ));
                     continue;
                 }
                 first_line.insert(key, line);
@@ -117,8 +138,14 @@ pub fn parse_universe(path: &Path, text: &str) -> (Vec<UniverseRow>, Vec<Problem
 fn parse_row(r: &csv::StringRecord, line: usize) -> Result<UniverseRow, String> {
     let field = |i: usize| r.get(i).unwrap_or("").to_string();
     let exchange = field(0);
-    if exchange.is_empty() || !exchange.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
-        return Err(format!("exchange {exchange:?} must be an upper-case MIC such as XKRX"));
+    if exchange.is_empty()
+        || !exchange
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return Err(format!(
+            "exchange {exchange:?} must be an upper-case MIC such as XKRX"
+        ));
     }
     let code = field(1);
     if code.is_empty() {
@@ -159,7 +186,17 @@ fn parse_row(r: &csv::StringRecord, line: usize) -> Result<UniverseRow, String> 
         }
         symbols.insert(provider.to_string(), symbol.trim().to_string());
     }
-    Ok(UniverseRow { line, exchange, code, name, currency, priority, active, aliases, symbols })
+    Ok(UniverseRow {
+        line,
+        exchange,
+        code,
+        name,
+        currency,
+        priority,
+        active,
+        aliases,
+        symbols,
+    })
 }
 
 /// Upserts rows; unchanged rows are left alone (and counted).
@@ -211,7 +248,11 @@ pub async fn upsert(
 }
 
 /// Reads a universe file and upserts its valid rows.
-pub async fn import(storage: &Storage, path: &Path, run_id: Option<i64>) -> anyhow::Result<ImportOutcome> {
+pub async fn import(
+    storage: &Storage,
+    path: &Path,
+    run_id: Option<i64>,
+) -> anyhow::Result<ImportOutcome> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
     let (rows, problems) = parse_universe(path, &text);
@@ -270,11 +311,17 @@ XNYS,AAPL,\"Apple Inc., common\",USD,1,yes,Apple,yahoo=AAPL;stooq=aapl.us\n\
 XKRX,005930,Samsung again,KRW,1,true,,\n\
 XNYS,MSFT,Microsoft,USD,2,true,,bloomberg=MSFT US\n";
         let (rows, problems) = parse_universe(Path::new("universe.csv"), text);
-        assert_eq!(rows.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), ["005930", "AAPL"]);
+        assert_eq!(
+            rows.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+            ["005930", "AAPL"]
+        );
         assert_eq!(rows[1].name, "Apple Inc., common");
         assert_eq!(rows[0].aliases, ["삼성전자", "Samsung"]);
         assert_eq!(rows[0].symbols["yahoo"], "005930.KS");
-        let lines: Vec<_> = problems.iter().map(|p| (p.line.unwrap(), p.message.clone())).collect();
+        let lines: Vec<_> = problems
+            .iter()
+            .map(|p| (p.line.unwrap(), p.message.clone()))
+            .collect();
         assert_eq!(lines.len(), 4, "{lines:?}");
         assert_eq!(lines[0].0, 3);
         assert!(lines[0].1.contains("priority"));

@@ -75,10 +75,15 @@ pub async fn upsert_bars(
             .execute(&mut *tx)
             .await?;
             let mut copy = tx
-                .copy_in_raw(&format!("COPY bars_stage ({COLUMNS}) FROM STDIN (FORMAT csv)"))
+                .copy_in_raw(&format!(
+                    "COPY bars_stage ({COLUMNS}) FROM STDIN (FORMAT csv)"
+                ))
                 .await?;
             let mut buf = String::with_capacity(bars.len().min(50_000) * 120);
-            let (source, run_id) = (csv_text(lineage.source), lineage.run_id.map(|r| r.to_string()).unwrap_or_default());
+            let (source, run_id) = (
+                csv_text(lineage.source),
+                lineage.run_id.map(|r| r.to_string()).unwrap_or_default(),
+            );
             let now_text = now.to_rfc3339();
             for chunk in bars.chunks(50_000) {
                 buf.clear();
@@ -106,7 +111,8 @@ pub async fn upsert_bars(
             .fetch_one(&mut *tx)
             .await?;
             tx.commit().await?;
-            let (inserted, revised): (i64, i64) = (row.try_get("inserted")?, row.try_get("revised")?);
+            let (inserted, revised): (i64, i64) =
+                (row.try_get("inserted")?, row.try_get("revised")?);
             (inserted as u64, revised as u64)
         }
         Db::Sqlite(pool) => {
@@ -156,7 +162,11 @@ pub async fn upsert_bars(
         }
     };
     let (inserted, revised) = returned;
-    Ok(UpsertCounts { inserted, revised, unchanged: bars.len() as u64 - inserted - revised })
+    Ok(UpsertCounts {
+        inserted,
+        revised,
+        unchanged: bars.len() as u64 - inserted - revised,
+    })
 }
 
 /// CSV-quotes a text field.

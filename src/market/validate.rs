@@ -98,10 +98,15 @@ pub fn validate(raw: Vec<RawBar>, cx: &Context<'_>) -> PolarsResult<Validated> {
         .iter()
         .fold(col("volume").is_null(), |acc, c| acc.or(col(*c).is_null()));
     let bad_price = prices.iter().fold(lit(false), |acc, c| {
-        acc.or(col(*c).is_finite().not()).or(col(*c).lt_eq(lit(0.0)))
+        acc.or(col(*c).is_finite().not())
+            .or(col(*c).lt_eq(lit(0.0)))
     });
-    let oc_max = when(col("open").gt(col("close"))).then(col("open")).otherwise(col("close"));
-    let oc_min = when(col("open").lt(col("close"))).then(col("open")).otherwise(col("close"));
+    let oc_max = when(col("open").gt(col("close")))
+        .then(col("open"))
+        .otherwise(col("close"));
+    let oc_min = when(col("open").lt(col("close")))
+        .then(col("open"))
+        .otherwise(col("close"));
     let reason = when(any_null)
         .then(lit("missing or non-numeric value"))
         .when(bad_price)
@@ -131,9 +136,14 @@ pub fn validate(raw: Vec<RawBar>, cx: &Context<'_>) -> PolarsResult<Validated> {
         Some(p) => prev_close.fill_null(lit(p)),
         None => prev_close,
     };
-    let median = col("volume").cast(DataType::Float64).shift(lit(1)).rolling_median(
-        RollingOptionsFixedWindow { window_size: 20, min_periods: 5, ..Default::default() },
-    );
+    let median = col("volume")
+        .cast(DataType::Float64)
+        .shift(lit(1))
+        .rolling_median(RollingOptionsFixedWindow {
+            window_size: 20,
+            min_periods: 5,
+            ..Default::default()
+        });
     let flagged = accepted
         .with_columns([
             ((col("close") / prev_close - lit(1.0)).abs().gt(lit(0.5)))
@@ -151,7 +161,11 @@ pub fn validate(raw: Vec<RawBar>, cx: &Context<'_>) -> PolarsResult<Validated> {
     for (row, reason) in rows.iter().zip(reasons.iter()) {
         if let (Some(row), Some(reason)) = (row, reason) {
             let b = &raw[row as usize];
-            out.rejected.push(Rejected { ts: Some(b.ts), reason: reason.to_string(), raw: b.raw.clone() });
+            out.rejected.push(Rejected {
+                ts: Some(b.ts),
+                reason: reason.to_string(),
+                raw: b.raw.clone(),
+            });
         }
     }
     let rows = flagged.column("row")?.idx()?.clone();
@@ -207,7 +221,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_rows_keeps_good_ones_and_flags_moves() {
-        let cx = Context { interval: Interval::D1, calendar: None, tz: chrono_tz::UTC, previous_close: Some(100.0) };
+        let cx = Context {
+            interval: Interval::D1,
+            calendar: None,
+            tz: chrono_tz::UTC,
+            previous_close: Some(100.0),
+        };
         let mut bars = vec![
             raw("2026-01-05T00:00:00Z", 100.0, 101.0, 99.0, 100.5, 1000),
             raw("2026-01-06T00:00:00Z", 100.0, 99.0, 98.0, 100.5, 1000), // high < close
@@ -217,7 +236,10 @@ mod tests {
             raw("2026-01-12T00:00:00Z", 160.0, 170.0, 150.0, 160.0, 1000), // +59%
             raw("2026-01-12T00:00:00Z", 160.0, 170.0, 150.0, 160.0, 1000), // duplicate
         ];
-        bars.push(RawBar { close: None, ..raw("2026-01-13T00:00:00Z", 1.0, 1.0, 1.0, 1.0, 1) });
+        bars.push(RawBar {
+            close: None,
+            ..raw("2026-01-13T00:00:00Z", 1.0, 1.0, 1.0, 1.0, 1)
+        });
         bars.push(raw("2026-01-14T00:00:00Z", f64::NAN, 1.0, 1.0, 1.0, 1));
         let v = validate(bars, &cx).unwrap();
         let reasons: Vec<&str> = v.rejected.iter().map(|r| r.reason.as_str()).collect();

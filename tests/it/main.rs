@@ -4,6 +4,7 @@
 mod cache;
 mod cli;
 mod daemon;
+mod market;
 mod plan;
 mod providers;
 mod storage;

@@ -506,7 +506,11 @@ impl Kis {
     }
 
     /// `POST /oauth2/tokenP`: the token and its lifetime.
-    async fn issue(&self, sym: &str, creds: &Credentials) -> Result<(Secret, Duration), ProviderError> {
+    async fn issue(
+        &self,
+        sym: &str,
+        creds: &Credentials,
+    ) -> Result<(Secret, Duration), ProviderError> {
         let url = format!("{}{TOKEN_PATH}", self.base_url);
         let body = serde_json::json!({
             "grant_type": "client_credentials",
@@ -521,13 +525,19 @@ impl Kis {
                 message: format!("token request: {}", e.message),
                 ..e
             })?;
-        let fail = |msg: String| ProviderError::permanent(NAME, sym, format!("token request: {msg}"));
+        let fail =
+            |msg: String| ProviderError::permanent(NAME, sym, format!("token request: {msg}"));
         let v: Value = match serde_json::from_str(&reply.body) {
             Ok(v) => v,
             Err(_) if !reply.status.is_success() => {
                 return Err(fail(format!("HTTP {}", reply.status)))
             }
-            Err(e) => return Err(fail(format!("malformed payload: {}", json_problem(&reply.body, &e)))),
+            Err(e) => {
+                return Err(fail(format!(
+                    "malformed payload: {}",
+                    json_problem(&reply.body, &e)
+                )))
+            }
         };
         if let Some(code) = text(&v, "error_code") {
             let desc = text(&v, "error_description").unwrap_or("");
@@ -564,13 +574,21 @@ fn read_reply(reply: &Reply, sym: &str) -> Answer {
     let v: Value = match serde_json::from_str(&reply.body) {
         Ok(v) => v,
         Err(_) if !reply.status.is_success() => return fail(format!("HTTP {}", reply.status)),
-        Err(e) => return fail(format!("malformed payload: {}", json_problem(&reply.body, &e))),
+        Err(e) => {
+            return fail(format!(
+                "malformed payload: {}",
+                json_problem(&reply.body, &e)
+            ))
+        }
     };
     match text(&v, "rt_cd") {
         Some("0") => {}
         Some(rt_cd) => {
             let code = text(&v, "msg_cd").unwrap_or("?");
-            let msg = format!("rt_cd {rt_cd}, {code}: {}", text(&v, "msg1").unwrap_or("").trim());
+            let msg = format!(
+                "rt_cd {rt_cd}, {code}: {}",
+                text(&v, "msg1").unwrap_or("").trim()
+            );
             return if TOKEN_REJECTED.contains(&code) {
                 Answer::TokenRejected(msg)
             } else if code == RATE_LIMITED {

@@ -36,7 +36,11 @@ use serde_json::Value;
 const NAME: &str = "yahoo";
 const DEFAULT_BASE_URL: &str = "https://query1.finance.yahoo.com";
 /// Yahoo throttles requests that look like no browser at all.
-const USER_AGENT: &str = concat!("Mozilla/5.0 (compatible; tickerd/", env!("CARGO_PKG_VERSION"), ")");
+const USER_AGENT: &str = concat!(
+    "Mozilla/5.0 (compatible; tickerd/",
+    env!("CARGO_PKG_VERSION"),
+    ")"
+);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
