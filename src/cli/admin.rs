@@ -92,12 +92,14 @@ pub fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
     for job in JobName::ALL {
         let path = jobs_dir.join(format!("{job}.toml"));
         if let Ok(text) = std::fs::read_to_string(&path) {
+            let src = SourceFile {
+                path: &path,
+                text: &text,
+            };
             if let Err(e) = toml::from_str::<toml::Table>(&text) {
-                let src = SourceFile {
-                    path: &path,
-                    text: &text,
-                };
                 problems.push(src.problem(e.span().map(|s| s.start), "", e.message()));
+            } else if matches!(job, JobName::OhlcDaily | JobName::OhlcMinute) {
+                problems.extend(check_ingest_config(&src));
             }
         }
     }
@@ -328,4 +330,38 @@ pub async fn doctor(cli: &Cli) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The market jobs' files: their keys, provider names and universe rows.
+fn check_ingest_config(src: &SourceFile<'_>) -> Vec<Problem> {
+    use crate::market::ingest::IngestConfig;
+    use crate::market::providers::Provider;
+    let cfg: IngestConfig = match toml::from_str(src.text) {
+        Ok(c) => c,
+        Err(e) => return vec![src.problem(e.span().map(|s| s.start), "", e.message())],
+    };
+    let mut problems = vec![];
+    for (key, name) in std::iter::once(("provider".to_string(), &cfg.provider)).chain(
+        cfg.by_exchange
+            .iter()
+            .map(|(x, p)| (format!("by_exchange.{x}"), p)),
+    ) {
+        if !Provider::NAMES.contains(&name.as_str()) {
+            problems.push(src.problem(
+                None,
+                &key,
+                format!(
+                    "unknown provider {name:?} (known: {})",
+                    Provider::NAMES.join(", ")
+                ),
+            ));
+        }
+    }
+    match std::fs::read_to_string(&cfg.universe) {
+        Ok(text) => problems.extend(crate::market::stocks::parse_universe(&cfg.universe, &text).1),
+        Err(e) => {
+            problems.push(src.problem(None, "universe", format!("{}: {e}", cfg.universe.display())))
+        }
+    }
+    problems
 }

@@ -1,6 +1,6 @@
 //! `plan`, `runs` and `schema`: looking without changing anything.
 
-use super::{load_schedules, App, Cli, Format, SchemaFormat};
+use super::{load_schedules, App, Cli, Format, SchemaFormat, StocksCommand};
 use crate::jobs::JobName;
 use crate::settings::Settings;
 use crate::storage::schema::to_mermaid;
@@ -124,4 +124,67 @@ pub async fn schema(cli: &Cli, format: SchemaFormat) -> anyhow::Result<ExitCode>
         SchemaFormat::Mermaid => print!("{}", to_mermaid(&catalog)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub async fn stocks(cli: &Cli, command: &StocksCommand) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    let storage = Storage::open(&settings.database_url).await?;
+    match command {
+        StocksCommand::Import { file } => {
+            let outcome = crate::market::stocks::import(&storage, file, None).await?;
+            for p in &outcome.problems {
+                eprintln!("{p}");
+            }
+            println!(
+                "{}: {} rows loaded ({} inserted, {} updated, {} unchanged), {} rejected",
+                file.display(),
+                outcome.rows,
+                outcome.inserted,
+                outcome.updated,
+                outcome.unchanged,
+                outcome.problems.len()
+            );
+            Ok(if outcome.problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        StocksCommand::List { format } => {
+            let stocks = crate::market::stocks::load(&storage, false).await?;
+            match format {
+                Format::Json => {
+                    let rows: Vec<_> = stocks
+                        .iter()
+                        .map(|s| serde_json::json!({
+                            "exchange": s.exchange, "code": s.code, "name": s.name, "currency": s.currency,
+                            "priority": s.priority, "active": s.active, "aliases": s.aliases, "symbols": s.symbols,
+                        }))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                }
+                Format::Table => {
+                    println!(
+                        "{:<6} {:<10} {:<30} {:<4} {:>3} {:<6} SYMBOLS",
+                        "EXCH", "CODE", "NAME", "CCY", "PRI", "ACTIVE"
+                    );
+                    for s in stocks {
+                        let symbols: Vec<String> =
+                            s.symbols.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        println!(
+                            "{:<6} {:<10} {:<30} {:<4} {:>3} {:<6} {}",
+                            s.exchange,
+                            s.code,
+                            s.name,
+                            s.currency,
+                            s.priority,
+                            s.active,
+                            symbols.join(" ")
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -111,6 +111,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The ticker master.
+    Stocks {
+        #[command(subcommand)]
+        command: StocksCommand,
+    },
     /// Check schedules.toml, calendars, jobs/*.toml and settings; report every problem.
     Validate,
     /// Apply pending database migrations.
@@ -121,6 +126,21 @@ pub enum Command {
     Schema {
         #[arg(long, value_enum, default_value_t = SchemaFormat::Mermaid)]
         format: SchemaFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StocksCommand {
+    /// Load a universe CSV (exchange,code,name,currency,priority,active,aliases,symbols);
+    /// bad rows are reported with their line numbers and the rest are loaded.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List the ticker master.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -200,6 +220,7 @@ pub async fn main() -> ExitCode {
             format,
         } => inspect::plan(&cli, *job, *from, *to, *limit, *format),
         Command::Runs { job, limit, format } => inspect::runs(&cli, *job, *limit, *format).await,
+        Command::Stocks { command } => inspect::stocks(&cli, command).await,
         Command::Validate => admin::validate(&cli),
         Command::Migrate => admin::migrate(&cli).await,
         Command::Doctor => admin::doctor(&cli).await,
