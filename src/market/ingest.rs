@@ -75,14 +75,16 @@ pub struct StockReport {
 pub type RangeFn =
     dyn Fn(&Stock, &crate::time::Calendar) -> Option<(DateTime<Utc>, DateTime<Utc>)> + Send + Sync;
 
+/// The bar starts a calendar expects in a range, for the gap report.
+pub type ExpectedFn = dyn Fn(&crate::time::Calendar, DateTime<Utc>, DateTime<Utc>) -> Vec<DateTime<Utc>>
+    + Send
+    + Sync;
+
 pub struct Pass<'a> {
     pub ctx: &'a JobContext,
     pub interval: Interval,
     pub range: &'a RangeFn,
-    /// Expected bar starts in the range, for the gap report.
-    pub expected: &'a (dyn Fn(&crate::time::Calendar, DateTime<Utc>, DateTime<Utc>) -> Vec<DateTime<Utc>>
-             + Send
-             + Sync),
+    pub expected: &'a ExpectedFn,
 }
 
 pub fn config(ctx: &JobContext) -> Result<IngestConfig, JobError> {

@@ -53,10 +53,13 @@ async fn count(p: &Project, sql: &str) -> i64 {
     tickerd::on_db!(&storage.db, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(pool).await.unwrap())
 }
 
+/// stock, interval, code, open, high, low, close, volume, revisions
+type BarRow = (i64, String, String, f64, f64, f64, f64, i64, i32);
+
 async fn dump(p: &Project) -> Vec<String> {
     let storage = p.db.storage().await;
     tickerd::on_db!(&storage.db, pool => {
-        let rows: Vec<(i64, String, String, f64, f64, f64, f64, i64, i32)> = sqlx::query_as(
+        let rows: Vec<BarRow> = sqlx::query_as(
             "SELECT b.stock_id, b.interval, s.code, b.open, b.high, b.low, b.close, b.volume, b.revisions
              FROM bars b JOIN stocks s ON s.id = b.stock_id ORDER BY b.stock_id, b.interval, b.ts",
         )

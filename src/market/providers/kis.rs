@@ -168,6 +168,9 @@ impl Kis {
 
     pub async fn fetch(&self, req: &FetchRequest) -> FetchResult {
         let sym = req.symbol.as_str();
+        if req.from > req.to {
+            return Ok(Fetched::default());
+        }
         match req.interval {
             Interval::D1 => {
                 let mut s = self.session(sym).await?;
@@ -230,9 +233,7 @@ impl Kis {
                 if is_blank(&row) {
                     continue; // KIS pads an empty answer with one blank row
                 }
-                let Some(date) = text(&row, "stck_bsop_date")
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
-                else {
+                let Some(date) = text(&row, "stck_bsop_date").and_then(parse_date) else {
                     out.unparsed.push(Unparsed {
                         raw: row.to_string(),
                         reason: "bad or missing stck_bsop_date".into(),
@@ -331,10 +332,9 @@ impl Kis {
                     continue;
                 }
                 let at = text(&row, "stck_bsop_date")
-                    .zip(text(&row, "stck_cntg_hour"))
-                    .and_then(|(d, h)| {
-                        NaiveDateTime::parse_from_str(&format!("{d}{h}"), "%Y%m%d%H%M%S").ok()
-                    });
+                    .and_then(parse_date)
+                    .zip(text(&row, "stck_cntg_hour").and_then(parse_hour))
+                    .map(|(d, h)| d.and_time(h));
                 let Some(at) = at else {
                     out.unparsed.push(Unparsed {
                         raw: row.to_string(),
@@ -347,14 +347,13 @@ impl Kis {
                     added += 1;
                 }
             }
-            match oldest {
-                Some(o) if added > 0 && o > floor && o.date() == day => {
-                    // Strictly backwards, whatever the server answered.
-                    let next = (o - Duration::minutes(1)).time();
-                    if next >= cursor || o.date() != (o - Duration::minutes(1)).date() {
-                        break;
-                    }
-                    cursor = next;
+            // Next page: the minute before the oldest received, strictly
+            // earlier than this one whatever the server answered.
+            match oldest.map(|o| (o, o - Duration::minutes(1))) {
+                Some((o, prev))
+                    if added > 0 && o > floor && prev.date() == day && prev.time() < cursor =>
+                {
+                    cursor = prev.time()
                 }
                 _ => break,
             }
@@ -702,6 +701,22 @@ fn volume(row: &Value, key: &str) -> Option<i64> {
         let f: f64 = s.parse().ok()?;
         (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
     })
+}
+
+/// `YYYYMMDD`, exactly (chrono alone would read `2026012` as January 2).
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let digits = s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| NaiveDate::parse_from_str(s, "%Y%m%d").ok())
+        .flatten()
+}
+
+/// `HHMMSS`, exactly.
+fn parse_hour(s: &str) -> Option<NaiveTime> {
+    let digits = s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| NaiveTime::parse_from_str(s, "%H%M%S").ok())
+        .flatten()
 }
 
 fn yyyymmdd(d: NaiveDate) -> String {

@@ -134,7 +134,7 @@ fn parse_csv(body: &str, req: &FetchRequest) -> FetchResult {
             });
             continue;
         };
-        let ts = session_start(day, req.tz);
+        let ts = local_midnight(day, req.tz);
         if ts < req.from || ts > req.to {
             continue;
         }
@@ -183,7 +183,7 @@ fn parse_volume(s: &str) -> Option<i64> {
 
 /// 00:00 of `date` in `tz`, in UTC (the first instant of the day where a
 /// DST change skips midnight).
-fn session_start(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     (0..=3)
         .find_map(|h| {
             let at = date.and_time(NaiveTime::from_hms_opt(h, 0, 0)?);

@@ -232,7 +232,7 @@ fn parse_result(result: &Value, req: &FetchRequest, step: i64, now: i64) -> Fetc
             DateTime::from_timestamp(t - t.rem_euclid(60), 0)
         } else {
             DateTime::from_timestamp(t, 0)
-                .map(|at| session_start(at.with_timezone(&exchange_tz).date_naive(), req.tz))
+                .map(|at| local_midnight(at.with_timezone(&exchange_tz).date_naive(), req.tz))
         };
         let Some(ts) = ts.filter(|ts| req.from <= *ts && *ts <= req.to) else {
             continue;
@@ -273,7 +273,7 @@ fn volume(v: &Value) -> Option<i64> {
 
 /// 00:00 of `date` in `tz`, in UTC (the first instant of the day where a
 /// DST change skips midnight).
-fn session_start(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     (0..=3)
         .find_map(|h| {
             let at = date.and_time(NaiveTime::from_hms_opt(h, 0, 0)?);
