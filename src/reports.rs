@@ -169,7 +169,9 @@ pub fn render_index(runs: &[RunRow], generated: DateTime<Utc>) -> String {
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d232b;background:#fbfbfc}
 h1{font-size:1.5rem;margin-bottom:.2rem} .meta{color:#667;margin-top:0}
 h2{font-size:1.1rem;margin:1.8rem 0 .4rem;font-family:ui-monospace,monospace}
-table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001;table-layout:fixed}
+table.runs th:nth-child(1){width:11rem}table.runs th:nth-child(2){width:7rem}table.runs th:nth-child(3){width:6rem}
+table.runs th:nth-child(4){width:4.5rem}table.runs th:nth-child(5){width:5.5rem}table.runs th:nth-child(6){width:6.5rem}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #e6e8eb;vertical-align:top}
 th{background:#f2f4f6;font-weight:600;font-size:.85rem;color:#445}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -190,9 +192,30 @@ a{color:#1c4fa8}
     if by_job.is_empty() {
         s.push_str("<p>No runs yet.</p>\n");
     }
+    if !by_job.is_empty() {
+        // The morning question first: is every job's latest run fine?
+        s.push_str("<table class=\"overview\"><thead><tr><th>job</th><th>latest slot</th><th>status</th><th>last success</th></tr></thead><tbody>\n");
+        for (job, rows) in &by_job {
+            let latest = rows[0];
+            let success = rows
+                .iter()
+                .find(|r| r.status == "succeeded")
+                .map(|r| r.slot.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "—".into());
+            let _ = writeln!(
+                s,
+                "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td><span class=\"st {2}\">{2}</span></td><td>{3}</td></tr>",
+                esc(job),
+                latest.slot.format("%Y-%m-%d %H:%M:%S"),
+                esc(&latest.status),
+                success
+            );
+        }
+        s.push_str("</tbody></table>\n");
+    }
     for (job, rows) in by_job {
         let _ = writeln!(s, "<h2 id=\"{0}\">{0}</h2>", esc(job));
-        s.push_str("<table><thead><tr><th>slot</th><th>status</th><th>trigger</th><th>attempt</th><th>duration</th><th>report</th><th>error</th></tr></thead><tbody>\n");
+        s.push_str("<table class=\"runs\"><thead><tr><th>slot</th><th>status</th><th>trigger</th><th>attempt</th><th>duration</th><th>report</th><th>error</th></tr></thead><tbody>\n");
         for r in rows {
             let duration = match (r.started_at, r.finished_at) {
                 (Some(a), Some(b)) if b >= a => {
