@@ -13,7 +13,7 @@
 
 use super::{JobContext, JobError, Outcome};
 use crate::market::ingest::{self, Pass};
-use crate::market::validate::daily_ts;
+use crate::market::session_ts;
 use crate::market::Interval;
 use chrono::{DateTime, Duration, Utc};
 
@@ -30,8 +30,8 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
             _ => today,
         };
         Some((
-            daily_ts(cal.tz, today - Duration::days(lookback))?,
-            daily_ts(cal.tz, last)?,
+            session_ts(cal.tz, today - Duration::days(lookback)),
+            session_ts(cal.tz, last),
         ))
     };
     // A session's bar is expected once the session has closed by the slot.
@@ -41,7 +41,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         while d <= last {
             if let Some((_, close)) = cal.session(d) {
                 if close <= slot {
-                    out.extend(daily_ts(cal.tz, d));
+                    out.push(session_ts(cal.tz, d));
                 }
             }
             d += Duration::days(1);

@@ -15,7 +15,8 @@ pub mod stocks;
 pub mod store;
 pub mod validate;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -97,4 +98,26 @@ pub struct Fetched {
     pub no_trade: usize,
     /// Requests made (pages, token refreshes excluded).
     pub requests: usize,
+}
+
+/// A daily bar's `ts`: 00:00 of its session date in the exchange's zone, in
+/// UTC (the day's first instant where a DST change skips midnight). Every
+/// provider and the validator use this one definition, so the same session
+/// always gets the same key.
+pub fn session_ts(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    (0..=3)
+        .find_map(|h| {
+            tz.from_local_datetime(&date.and_time(NaiveTime::from_hms_opt(h, 0, 0)?))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
+}
+
+/// Volumes arrive as integers, sometimes as floats with a zero fraction.
+pub fn parse_volume(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok().or_else(|| {
+        let f: f64 = s.parse().ok()?;
+        (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
+    })
 }

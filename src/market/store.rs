@@ -169,6 +169,19 @@ pub async fn upsert_bars(
     })
 }
 
+/// TEMPORARY (baseline): one call per group.
+pub async fn upsert_bars_many(
+    storage: &Storage,
+    groups: &[(i64, Interval, &[Bar])],
+    lineage: &Lineage<'_>,
+) -> anyhow::Result<Vec<UpsertCounts>> {
+    let mut out = Vec::with_capacity(groups.len());
+    for (stock_id, interval, bars) in groups {
+        out.push(upsert_bars(storage, *stock_id, *interval, bars, lineage).await?);
+    }
+    Ok(out)
+}
+
 /// CSV-quotes a text field.
 fn csv_text(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))

@@ -10,7 +10,7 @@
 
 use super::{Interval, RawBar};
 use crate::time::Calendar;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use std::collections::HashSet;
 
@@ -194,13 +194,6 @@ pub fn validate(raw: Vec<RawBar>, cx: &Context<'_>) -> PolarsResult<Validated> {
     }
     debug_assert_eq!(out.bars.len() + out.rejected.len(), n);
     Ok(out)
-}
-
-/// The UTC instant of a session date's local midnight (daily bars' `ts`).
-pub fn daily_ts(tz: chrono_tz::Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
-    tz.from_local_datetime(&date.and_hms_opt(0, 0, 0)?)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! its reason instead of failing the file.
 
 use super::{FetchRequest, FetchResult, ProviderError};
+use crate::market::parse_volume;
 use crate::market::{Fetched, RawBar, Unparsed};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -128,14 +129,6 @@ fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
             .try_into_reader_with_file_path(Some(path.to_path_buf()))?
             .finish(),
     }
-}
-
-/// Volumes arrive as integers or as floats with a zero fraction.
-fn parse_volume(s: &str) -> Option<i64> {
-    s.parse::<i64>().ok().or_else(|| {
-        let f: f64 = s.parse().ok()?;
-        (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
-    })
 }
 
 /// RFC 3339, epoch seconds, or a local date/date-time in `tz`.

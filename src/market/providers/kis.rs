@@ -32,13 +32,14 @@
 
 use super::http::{Fetcher, HttpOptions, Reply};
 use super::{FetchRequest, FetchResult, ProviderDeps, ProviderError};
+use crate::market::session_ts;
 use crate::market::{Fetched, Interval, RawBar, Unparsed};
 use crate::on_db;
 use crate::settings::Secret;
 use crate::storage::Storage;
 use crate::time::clock::Clock;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
-use chrono_tz::{Asia::Seoul, Tz};
+use chrono_tz::Asia::Seoul;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Url;
 use serde::Deserialize;
@@ -253,7 +254,7 @@ impl Kis {
 
         let now = self.clock.now().with_timezone(&Seoul);
         for (date, row) in rows {
-            let ts = local_midnight(date, req.tz);
+            let ts = session_ts(req.tz, date);
             if ts < req.from || ts > req.to {
                 continue;
             }
@@ -721,16 +722,4 @@ fn parse_hour(s: &str) -> Option<NaiveTime> {
 
 fn yyyymmdd(d: NaiveDate) -> String {
     d.format("%Y%m%d").to_string()
-}
-
-/// 00:00 of `date` in `tz`, in UTC (the first instant of the day where a
-/// DST change skips midnight).
-fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    (0..=3)
-        .find_map(|h| {
-            let at = date.and_time(NaiveTime::from_hms_opt(h, 0, 0)?);
-            tz.from_local_datetime(&at).earliest()
-        })
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
 }

@@ -17,9 +17,9 @@
 
 use super::http::{Fetcher, HttpOptions};
 use super::{FetchRequest, FetchResult, ProviderDeps, ProviderError};
+use crate::market::{parse_volume, session_ts};
 use crate::market::{Fetched, Interval, RawBar, Unparsed};
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -134,7 +134,7 @@ fn parse_csv(body: &str, req: &FetchRequest) -> FetchResult {
             });
             continue;
         };
-        let ts = local_midnight(day, req.tz);
+        let ts = session_ts(req.tz, day);
         if ts < req.from || ts > req.to {
             continue;
         }
@@ -171,24 +171,4 @@ fn failure(first: &str, body: &str, sym: &str) -> ProviderError {
             format!("malformed payload: unexpected first line {shown:?}"),
         )
     }
-}
-
-/// Volumes arrive as integers, sometimes as floats with a zero fraction.
-fn parse_volume(s: &str) -> Option<i64> {
-    s.parse::<i64>().ok().or_else(|| {
-        let f: f64 = s.parse().ok()?;
-        (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
-    })
-}
-
-/// 00:00 of `date` in `tz`, in UTC (the first instant of the day where a
-/// DST change skips midnight).
-fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    (0..=3)
-        .find_map(|h| {
-            let at = date.and_time(NaiveTime::from_hms_opt(h, 0, 0)?);
-            tz.from_local_datetime(&at).earliest()
-        })
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
 }

@@ -25,9 +25,9 @@
 
 use super::http::{Fetcher, HttpOptions};
 use super::{FetchRequest, FetchResult, ProviderDeps, ProviderError};
-use crate::market::{Fetched, Interval, RawBar, Unparsed};
+use crate::market::{session_ts, Fetched, Interval, RawBar, Unparsed};
 use crate::time::clock::Clock;
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::DateTime;
 use chrono_tz::Tz;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
@@ -232,7 +232,7 @@ fn parse_result(result: &Value, req: &FetchRequest, step: i64, now: i64) -> Fetc
             DateTime::from_timestamp(t - t.rem_euclid(60), 0)
         } else {
             DateTime::from_timestamp(t, 0)
-                .map(|at| local_midnight(at.with_timezone(&exchange_tz).date_naive(), req.tz))
+                .map(|at| session_ts(req.tz, at.with_timezone(&exchange_tz).date_naive()))
         };
         let Some(ts) = ts.filter(|ts| req.from <= *ts && *ts <= req.to) else {
             continue;
@@ -269,18 +269,6 @@ fn volume(v: &Value) -> Option<i64> {
         let f = v.as_f64()?;
         (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
     })
-}
-
-/// 00:00 of `date` in `tz`, in UTC (the first instant of the day where a
-/// DST change skips midnight).
-fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    (0..=3)
-        .find_map(|h| {
-            let at = date.and_time(NaiveTime::from_hms_opt(h, 0, 0)?);
-            tz.from_local_datetime(&at).earliest()
-        })
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
 }
 
 /// Bars stay unadjusted (adjustment happens on read); splits only get noted.
