@@ -319,7 +319,7 @@ impl Pass<'_> {
             else {
                 continue;
             };
-            let far = Utc::now() + Duration::days(1);
+            let far = ctx.slot + Duration::days(1);
             let since = far
                 - Duration::days(if self.interval == Interval::D1 {
                     120

@@ -276,3 +276,104 @@ async fn minute_ingestion_covers_the_session_derives_bars_and_reports_gaps() {
     .await;
     assert_eq!(v, 1000 + 1001 + 1002 + 1003 + 1004);
 }
+
+/// ohlc_daily through real-format HTTP providers (Yahoo for XKRX, Stooq for
+/// XNYS) served on 127.0.0.1, into each backend, with the cache on Redis.
+async fn daily_ingestion_over_http_providers(backend: Backend) {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/providers/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/005930.KS"))
+        .and(query_param("interval", "1d"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(fixture("yahoo_005930_ks_1d.json")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/q/d/l/"))
+        .and(query_param("s", "aapl.us"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("stooq_aapl_us_d.csv")))
+        .mount(&server)
+        .await;
+    let p = Project::new(backend).await;
+    p.write_schedules(SCHEDULES);
+    std::fs::write(
+        p.path("jobs/universe.csv"),
+        "exchange,code,name,currency,priority,active,aliases,symbols\n\
+XKRX,005930,Samsung Electronics,KRW,1,true,,yahoo=005930.KS\n\
+XNYS,AAPL,Apple Inc.,USD,1,true,,stooq=aapl.us\n",
+    )
+    .unwrap();
+    p.write_job_params(
+        "ohlc_daily",
+        &format!(
+            "universe = \"jobs/universe.csv\"\nprovider = \"files\"\nlookback_days = 14\n[by_exchange]\nXKRX = \"yahoo\"\nXNYS = \"stooq\"\n\
+             [providers.yahoo]\nbase_url = \"{0}\"\nbackoff_ms = 1\n[providers.stooq]\nbase_url = \"{0}\"\nbackoff_ms = 1\n",
+            server.uri()
+        ),
+    );
+    let prefix = format!("it-{}:", uuid::Uuid::new_v4().simple());
+    // After the KRX close on 12 June; before that day's NYSE session.
+    let out = p
+        .cmd(&["run", "ohlc_daily", "--slot", "2026-06-12T07:00:00Z"])
+        .env("REDIS_URL", crate::support::redis_url())
+        .env("TICKERD_REDIS_PREFIX", &prefix)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let by_source =
+        |src: &str| format!("SELECT count(*) FROM bars WHERE interval = '1d' AND source = '{src}'");
+    assert_eq!(
+        count(&p, &by_source("stooq")).await,
+        9,
+        "1–11 June trading days; 12 June still to trade"
+    );
+    let yahoo = count(&p, &by_source("yahoo")).await;
+    assert!(
+        (8..=9).contains(&yahoo),
+        "Samsung's sessions from Yahoo: {yahoo}"
+    );
+    // The cache has the latest bar and the closes for readers.
+    let client = redis::Client::open(crate::support::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let closes: Option<String> = redis::cmd("GET")
+        .arg(format!("{prefix}bars:XNYS:AAPL:1d:closes60"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let closes: Vec<f64> = serde_json::from_str(&closes.expect("closes60 cached")).unwrap();
+    assert_eq!(closes.len(), 9);
+    assert_eq!(closes.last().copied(), Some(221.12));
+    // Rerun: nothing new.
+    let out = p.run(&[
+        "run",
+        "ohlc_daily",
+        "--slot",
+        "2026-06-12T07:00:00Z",
+        "--force",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM bars WHERE revisions > 0").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn http_providers_sqlite() {
+    daily_ingestion_over_http_providers(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn http_providers_postgres() {
+    daily_ingestion_over_http_providers(Backend::Postgres).await
+}
