@@ -197,7 +197,7 @@ mod pg {
     /// Rows per `COPY` into `bars`: the foreign-key checks run at the end
     /// of each statement, over tuples still in shared buffers, and their
     /// queue stays small.
-    const COPY_ROWS: usize = 50_000;
+    const COPY_ROWS: usize = 10_000;
     /// Bytes of `COPY` data per send.
     const SEND_BYTES: usize = 1 << 20;
     const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -259,7 +259,9 @@ mod pg {
             .fetch_one(&mut *tx)
             .await?;
         let stored = read_stored(&mut tx, groups).await?;
-        if trace { eprintln!("TRACE read {:?}", t_.elapsed()); }
+        if trace {
+            eprintln!("TRACE read {:?}", t_.elapsed());
+        }
 
         let mut counts = vec![UpsertCounts::default(); groups.len()];
         let mut fresh: Vec<(usize, &Bar)> = vec![];
@@ -276,10 +278,14 @@ mod pg {
             }
         }
 
-        if trace { eprintln!("TRACE diff {:?}", t_.elapsed()); }
+        if trace {
+            eprintln!("TRACE diff {:?}", t_.elapsed());
+        }
         if copy_new && fresh.len() >= COPY_MIN {
             copy_into_bars(&mut tx, groups, &fresh, lineage, now).await?;
-            if trace { eprintln!("TRACE copy {:?}", t_.elapsed()); }
+            if trace {
+                eprintln!("TRACE copy {:?}", t_.elapsed());
+            }
             for (g, _) in &fresh {
                 counts[*g].inserted += 1;
             }
@@ -302,7 +308,9 @@ mod pg {
             }
         }
         tx.commit().await?;
-        if trace { eprintln!("TRACE commit {:?}", t_.elapsed()); }
+        if trace {
+            eprintln!("TRACE commit {:?}", t_.elapsed());
+        }
         // The rest: equal to what was stored, or left alone by the ON
         // CONFLICT's WHERE (a concurrent writer stored the same values).
         for (c, (_, _, bars)) in counts.iter_mut().zip(groups) {
@@ -450,7 +458,9 @@ mod pg {
             copy.send(buf.as_slice()).await?;
             let t_ = std::time::Instant::now();
             copy.finish().await?;
-            if std::env::var("TICKERD_STORE_TRACE").is_ok() && rows.len() > 20000 { eprintln!("TRACE  finish {:?}", t_.elapsed()); }
+            if std::env::var("TICKERD_STORE_TRACE").is_ok() && rows.len() > 20000 {
+                eprintln!("TRACE  finish {:?}", t_.elapsed());
+            }
         }
         Ok(())
     }
