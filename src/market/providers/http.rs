@@ -59,6 +59,26 @@ impl Default for HttpOptions {
     }
 }
 
+impl HttpOptions {
+    /// The defaults with a provider table's own values laid over them (serde
+    /// cannot combine `flatten` with `deny_unknown_fields`, so each
+    /// provider's config lists the four keys and hands them here).
+    pub fn with_overrides(
+        rate_per_sec: Option<u32>,
+        retries: Option<u32>,
+        backoff_ms: Option<u64>,
+        timeout_secs: Option<u64>,
+    ) -> HttpOptions {
+        let d = HttpOptions::default();
+        HttpOptions {
+            rate_per_sec: rate_per_sec.unwrap_or(d.rate_per_sec),
+            retries: retries.unwrap_or(d.retries),
+            backoff_ms: backoff_ms.unwrap_or(d.backoff_ms),
+            timeout_secs: timeout_secs.unwrap_or(d.timeout_secs),
+        }
+    }
+}
+
 /// A successful exchange: any status the provider should interpret itself.
 #[derive(Debug)]
 pub struct Reply {

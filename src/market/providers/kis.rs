@@ -124,13 +124,12 @@ impl Kis {
         let cfg: Config = toml::Value::Table(table.clone())
             .try_into()
             .map_err(|e| format!("providers.{NAME}: {e}"))?;
-        let d = HttpOptions::default();
-        let opts = HttpOptions {
-            rate_per_sec: cfg.rate_per_sec.unwrap_or(d.rate_per_sec),
-            retries: cfg.retries.unwrap_or(d.retries),
-            backoff_ms: cfg.backoff_ms.unwrap_or(d.backoff_ms),
-            timeout_secs: cfg.timeout_secs.unwrap_or(d.timeout_secs),
-        };
+        let opts = HttpOptions::with_overrides(
+            cfg.rate_per_sec,
+            cfg.retries,
+            cfg.backoff_ms,
+            cfg.timeout_secs,
+        );
         let base = cfg.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
         if !Url::parse(base).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
             return Err(format!(
