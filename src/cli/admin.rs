@@ -180,15 +180,34 @@ pub async fn doctor(cli: &Cli) -> anyhow::Result<ExitCode> {
     );
     match Storage::connect(&settings.database_url).await {
         Ok(storage) => match storage.pending_migrations().await {
-            Ok(p) if p.is_empty() => line(
-                "ok",
-                "database",
-                format!(
-                    "{} ({:?}), migrations up to date",
-                    storage.display,
-                    storage.backend()
-                ),
-            ),
+            Ok(p) if p.is_empty() => {
+                line(
+                    "ok",
+                    "database",
+                    format!(
+                        "{} ({:?}), migrations up to date",
+                        storage.display,
+                        storage.backend()
+                    ),
+                );
+                match crate::market::store::orphan_bars(&storage).await {
+                    Ok(o) if o == Default::default() => line(
+                        "ok",
+                        "integrity",
+                        "every bar names a stock and a run".into(),
+                    ),
+                    Ok(o) => line(
+                        "FAIL",
+                        "integrity",
+                        format!(
+                            "{} bar(s) name no stock, {} name no run (bars has no foreign keys; \
+                             were stocks or job_runs rows deleted by hand?)",
+                            o.without_stock, o.without_run
+                        ),
+                    ),
+                    Err(e) => line("FAIL", "integrity", format!("{e:#}")),
+                }
+            }
             Ok(p) => line(
                 "warn",
                 "database",

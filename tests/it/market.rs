@@ -174,6 +174,31 @@ async fn daily_ingestion_is_idempotent_and_counts_corrections(backend: Backend) 
         1
     );
     assert_eq!(count(&p, "SELECT count(*) FROM bars").await, 8);
+
+    // bars has no foreign keys (bulk-load speed); doctor checks instead.
+    let doctor = p.run(&["doctor"]);
+    assert!(
+        stdout(&doctor).contains("ok   integrity"),
+        "{}",
+        stdout(&doctor)
+    );
+    {
+        let storage = p.db.storage().await;
+        tickerd::on_db!(&storage.db, pool => sqlx::query(
+            "UPDATE bars SET stock_id = 999999 WHERE close = 235.7",
+        )
+        .execute(pool)
+        .await
+        .unwrap()
+        .rows_affected());
+    }
+    let doctor = p.run(&["doctor"]);
+    assert_eq!(doctor.status.code(), Some(1));
+    assert!(
+        stdout(&doctor).contains("FAIL integrity  1 bar(s) name no stock, 0 name no run"),
+        "{}",
+        stdout(&doctor)
+    );
 }
 
 #[tokio::test]
