@@ -9,6 +9,7 @@ pub mod diagnostics;
 pub mod jobs;
 pub mod ledger;
 pub mod market;
+pub mod news;
 pub mod reports;
 pub mod runner;
 pub mod schedule;

@@ -100,6 +100,8 @@ pub fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
                 problems.push(src.problem(e.span().map(|s| s.start), "", e.message()));
             } else if matches!(job, JobName::OhlcDaily | JobName::OhlcMinute) {
                 problems.extend(check_ingest_config(&src));
+            } else if job == JobName::NewsCrawl {
+                problems.extend(check_news_config(&src));
             }
         }
     }
@@ -349,6 +351,19 @@ pub async fn doctor(cli: &Cli) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `jobs/news_crawl.toml`: its keys, every source's URL and selectors.
+fn check_news_config(src: &SourceFile<'_>) -> Vec<Problem> {
+    let cfg: crate::news::config::CrawlConfig = match toml::from_str(src.text) {
+        Ok(c) => c,
+        Err(e) => return vec![src.problem(e.span().map(|s| s.start), "", e.message())],
+    };
+    cfg.check(std::path::Path::new("."))
+        .1
+        .into_iter()
+        .map(|p| src.problem(None, "sources", p))
+        .collect()
 }
 
 /// The market jobs' files: their keys, provider names and universe rows.

@@ -116,6 +116,11 @@ pub enum Command {
         #[command(subcommand)]
         command: StocksCommand,
     },
+    /// News maintenance.
+    News {
+        #[command(subcommand)]
+        command: NewsCommand,
+    },
     /// Check schedules.toml, calendars, jobs/*.toml and settings; report every problem.
     Validate,
     /// Apply pending database migrations.
@@ -126,6 +131,17 @@ pub enum Command {
     Schema {
         #[arg(long, value_enum, default_value_t = SchemaFormat::Mermaid)]
         format: SchemaFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NewsCommand {
+    /// Link stored articles to stocks again (after the ticker master or the
+    /// linking rules in jobs/news_crawl.toml changed).
+    Relink {
+        /// Articles published on or after this day (UTC).
+        #[arg(long, value_name = "DATE")]
+        since: NaiveDate,
     },
 }
 
@@ -221,6 +237,7 @@ pub async fn main() -> ExitCode {
         } => inspect::plan(&cli, *job, *from, *to, *limit, *format),
         Command::Runs { job, limit, format } => inspect::runs(&cli, *job, *limit, *format).await,
         Command::Stocks { command } => inspect::stocks(&cli, command).await,
+        Command::News { command } => ops::news(&cli, command).await,
         Command::Validate => admin::validate(&cli),
         Command::Migrate => admin::migrate(&cli).await,
         Command::Doctor => admin::doctor(&cli).await,

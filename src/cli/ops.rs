@@ -250,3 +250,30 @@ pub async fn backfill(
         ExitCode::FAILURE
     })
 }
+
+/// `tickerd news relink --since DATE`.
+pub async fn news(cli: &Cli, command: &super::NewsCommand) -> anyhow::Result<ExitCode> {
+    let super::NewsCommand::Relink { since } = command;
+    let settings = crate::settings::Settings::load(cli.config.as_deref())?;
+    let storage = crate::storage::Storage::open(&settings.database_url).await?;
+    let path = settings.jobs_dir.join("news_crawl.toml");
+    let params: toml::Table = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        Err(e) => anyhow::bail!("{}: cannot read: {e}", path.display()),
+    };
+    let cfg = crate::news::config::CrawlConfig::from_table(&params)?;
+    let since = since.and_time(NaiveTime::MIN).and_utc();
+    let r = crate::news::relink(&storage, &cfg, since, None).await?;
+    println!(
+        "{} articles relinked since {}: {} links added, {} changed, {} removed, {} unchanged",
+        r.articles,
+        since.date_naive(),
+        r.delta.added,
+        r.delta.changed,
+        r.delta.removed,
+        r.delta.unchanged
+    );
+    Ok(ExitCode::SUCCESS)
+}

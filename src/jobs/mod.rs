@@ -7,6 +7,8 @@
 
 pub mod canary;
 mod context;
+pub mod news_crawl;
+pub mod news_impact;
 pub mod ohlc_daily;
 pub mod ohlc_minute;
 
@@ -104,7 +106,8 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         JobName::Canary => canary::run(ctx).await,
         JobName::OhlcDaily => ohlc_daily::run(ctx).await,
         JobName::OhlcMinute => ohlc_minute::run(ctx).await,
-        JobName::NewsCrawl | JobName::NewsImpact => not_implemented(ctx, 4),
+        JobName::NewsCrawl => news_crawl::run(ctx).await,
+        JobName::NewsImpact => news_impact::run(ctx).await,
         JobName::NewsEmbed => not_implemented(ctx, 5),
         JobName::Predict => not_implemented(ctx, 6),
         JobName::Evaluate | JobName::PerformanceDaily | JobName::RegressionDetect => {

@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod daemon;
 mod market;
+mod news;
 mod plan;
 mod providers;
 mod storage;
