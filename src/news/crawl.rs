@@ -430,8 +430,9 @@ fn parse_list_or_feed(
     })
 }
 
-/// An article page's body. HTTP sources may only reach http(s) pages, and
-/// only their own host may be private; file sources read local files.
+/// An article page's body, over HTTP(S) only; only an `allow_private`
+/// source's own host may be a private address. (A file source's links
+/// point at live sites: its bodies are fetched like any other.)
 async fn article_body(
     fetcher: &Fetcher,
     source: &Source,
@@ -442,9 +443,12 @@ async fn article_body(
         .join(link)
         .map_err(|e| anyhow::anyhow!("{link}: bad article URL: {e}"))?;
     let selector = source.body.as_ref();
-    match (&source.location, url.scheme()) {
-        (Location::Http(list), "http" | "https") => {
-            let same_host = url.host_str() == list.host_str();
+    match url.scheme() {
+        "http" | "https" => {
+            let same_host = match &source.location {
+                Location::Http(list) => url.host_str() == list.host_str(),
+                Location::File(_) => false,
+            };
             match fetcher
                 .fetch(FetchRequest {
                     url: &url,
@@ -457,18 +461,6 @@ async fn article_body(
                 Fetched::NotModified => Ok(None),
             }
         }
-        (Location::File(_), "file") => {
-            let path = url
-                .to_file_path()
-                .map_err(|()| anyhow::anyhow!("{url}: not a local path"))?;
-            let bytes = tokio::fs::read(&path)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            Ok(parse::extract_body(
-                &charset::decode(&bytes, None).text,
-                selector,
-            ))
-        }
-        (_, scheme) => anyhow::bail!("{url}: {scheme} links are not followed from this source"),
+        scheme => anyhow::bail!("{url}: {scheme} links are not followed"),
     }
 }

@@ -402,3 +402,326 @@ async fn http_providers_sqlite() {
 async fn http_providers_postgres() {
     daily_ingestion_over_http_providers(Backend::Postgres).await
 }
+
+// ------------------------------------------------- ohlc_minute through KIS
+
+const KIS_TOKEN: &str = "/oauth2/tokenP";
+const KIS_MINUTE: &str = "/uapi/domestic-stock/v1/quotations/inquire-time-itemchartprice";
+const KIS_APP_KEY: &str = "PSk3yValue0do0not0leak0000000000000";
+const KIS_APP_SECRET: &str = "s3cretValue/do+not+leak/1111111111111111111111111111";
+/// Friday 2026-11-20, 15:31 KST: the first minute after the XKRX close.
+const KIS_SLOT: &str = "2026-11-20T06:31:00Z";
+/// 09:00 and 15:30 KST, in minutes of the day: the rows KIS serves.
+const KIS_OPEN_MIN: i64 = 9 * 60;
+const KIS_CLOSE_MIN: i64 = 15 * 60 + 30;
+
+/// The OHLCV of the mock's row at `m` (minutes of the day, KST).
+fn kis_ohlcv(m: i64) -> (f64, f64, f64, f64, i64) {
+    let close = 71000 + (m % 17) * 100;
+    (
+        (close - 100) as f64,
+        (close + 100) as f64,
+        (close - 200) as f64,
+        close as f64,
+        1000 + m,
+    )
+}
+
+fn query_value(req: &wiremock::Request, key: &str) -> Option<String> {
+    req.url
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// KIS's minute endpoint (`inquire-time-itemchartprice`, `FHKST03010200`)
+/// after the close of 2026-11-20: the (at most) 30 one-minute rows ending at
+/// `FID_INPUT_HOUR_1`, newest first, from 09:00 up to the closing-auction
+/// row stamped 15:30.
+struct KisSession;
+
+impl wiremock::Respond for KisSession {
+    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let hour = query_value(req, "FID_INPUT_HOUR_1").unwrap_or_default();
+        let part = |r: std::ops::Range<usize>| hour.get(r).and_then(|s| s.parse::<i64>().ok());
+        let (Some(h), Some(m)) = (part(0..2), part(2..4)) else {
+            return wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "rt_cd": "1", "msg_cd": "OPSQ2001", "msg1": "FID_INPUT_HOUR_1 is invalid"
+            }));
+        };
+        let end = (h * 60 + m).min(KIS_CLOSE_MIN);
+        let rows: Vec<serde_json::Value> = (0..30)
+            .map(|i| end - i)
+            .filter(|m| *m >= KIS_OPEN_MIN)
+            .map(|m| {
+                let (o, hi, lo, c, v) = kis_ohlcv(m);
+                serde_json::json!({
+                    "stck_bsop_date": "20261120",
+                    "stck_cntg_hour": format!("{:02}{:02}00", m / 60, m % 60),
+                    "stck_prpr": format!("{c}"),
+                    "stck_oprc": format!("{o}"),
+                    "stck_hgpr": format!("{hi}"),
+                    "stck_lwpr": format!("{lo}"),
+                    "cntg_vol": v.to_string(),
+                    "acml_tr_pbmn": (c as i64 * v).to_string(),
+                })
+            })
+            .collect();
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "output1": {
+                "prdy_vrss": "300", "prdy_vrss_sign": "2", "prdy_ctrt": "0.42",
+                "stck_prdy_clpr": "71500", "acml_vol": "14402321",
+                "acml_tr_pbmn": "1018731940900", "hts_kor_isnm": "삼성전자", "stck_prpr": "71800"
+            },
+            "output2": rows,
+            "rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."
+        }))
+    }
+}
+
+async fn kis_requests(server: &wiremock::MockServer, p: &str) -> Vec<wiremock::Request> {
+    server
+        .received_requests()
+        .await
+        .expect("request recording is on")
+        .into_iter()
+        .filter(|r| r.url.path() == p)
+        .collect()
+}
+
+/// Issue #3: "the KIS minute path covers a full session (09:00–15:30
+/// Asia/Seoul) in one run". `ohlc_minute` with `XKRX = "kis"`, through the
+/// binary, against a local KIS serving the whole session of 2026-11-20 in
+/// pages of 30 rows; then the same slot again with `--force`.
+///
+/// KIS serves today's minute bars only, judged on the clock, so the binary
+/// is started with its clock at the slot (`--now`).
+async fn minute_ingestion_over_kis(backend: Backend) {
+    use wiremock::matchers::{body_json, header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let token_json = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/providers/kis_token.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let token = serde_json::from_str::<serde_json::Value>(&token_json).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(KIS_TOKEN))
+        .and(body_json(serde_json::json!({
+            "grant_type": "client_credentials",
+            "appkey": KIS_APP_KEY,
+            "appsecret": KIS_APP_SECRET,
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_string(token_json))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(KIS_MINUTE))
+        .and(header("authorization", format!("Bearer {token}").as_str()))
+        .and(header("appkey", KIS_APP_KEY))
+        .and(header("appsecret", KIS_APP_SECRET))
+        .and(header("tr_id", "FHKST03010200"))
+        .and(header("custtype", "P"))
+        .and(query_param("FID_ETC_CLS_CODE", ""))
+        .and(query_param("FID_COND_MRKT_DIV_CODE", "J"))
+        .and(query_param("FID_INPUT_ISCD", "005930"))
+        .and(query_param("FID_PW_DATA_INCU_YN", "Y"))
+        .respond_with(KisSession)
+        .mount(&server)
+        .await;
+
+    let p = Project::new(backend).await;
+    p.write_schedules(SCHEDULES);
+    std::fs::write(
+        p.path("jobs/universe.csv"),
+        "exchange,code,name,currency,priority,active,aliases,symbols\n\
+XKRX,005930,Samsung Electronics,KRW,1,true,삼성전자;Samsung,kis=005930\n",
+    )
+    .unwrap();
+    // As jobs/ohlc_minute.toml would be written for production: files by
+    // default, KIS for the Korea Exchange, secrets named, not written.
+    p.write_job_params(
+        "ohlc_minute",
+        &format!(
+            "universe = \"jobs/universe.csv\"\nprovider = \"files\"\nmax_priority = 5\n\
+             [by_exchange]\nXKRX = \"kis\"\n\
+             [providers.files]\npath = \"bars/{{interval}}/{{exchange}}/{{code}}.csv\"\n\
+             [providers.kis]\nbase_url = \"{}\"\napp_key_env = \"IT_KIS_APP_KEY\"\n\
+             app_secret_env = \"IT_KIS_APP_SECRET\"\nrate_per_sec = 1000\nretries = 0\n\
+             backoff_ms = 1\ntimeout_secs = 10\n",
+            server.uri()
+        ),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "ohlc_minute", "--slot", KIS_SLOT];
+        args.extend_from_slice(extra);
+        let out = p
+            .cmd(&args)
+            .env("IT_KIS_APP_KEY", KIS_APP_KEY)
+            .env("IT_KIS_APP_SECRET", KIS_APP_SECRET)
+            .output()
+            .unwrap();
+        let shown = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(out.status.success(), "{shown}");
+        for secret in [KIS_APP_KEY, KIS_APP_SECRET, token.as_str()] {
+            assert!(!shown.contains(secret), "a secret leaked into: {shown}");
+        }
+        out
+    };
+    let hours = |reqs: &[wiremock::Request]| -> Vec<String> {
+        reqs.iter()
+            .map(|r| query_value(r, "FID_INPUT_HOUR_1").unwrap())
+            .collect()
+    };
+
+    // ---- one run after the close --------------------------------------
+    run(&[]);
+    let open: chrono::DateTime<chrono::Utc> = "2026-11-20T00:00:00Z".parse().unwrap(); // 09:00 KST
+    let close: chrono::DateTime<chrono::Utc> = "2026-11-20T06:30:00Z".parse().unwrap(); // 15:30 KST
+    let storage = p.db.storage().await;
+    let stock_id = count(&p, "SELECT id FROM stocks WHERE code = '005930'").await;
+    let minutes = tickerd::market::store::load_bars(
+        &storage,
+        stock_id,
+        tickerd::market::Interval::M1,
+        open - chrono::Duration::days(1),
+        close + chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    // Bar starts 09:00..15:29 KST: the whole session, one bar a minute.
+    assert_eq!(minutes.len(), 390, "09:00-15:30 KST, one bar per minute");
+    assert_eq!(minutes[0].ts, open);
+    assert_eq!(
+        minutes.last().unwrap().ts,
+        close - chrono::Duration::minutes(1)
+    );
+    assert!(minutes
+        .windows(2)
+        .all(|w| (w[1].ts - w[0].ts).num_seconds() == 60));
+    for (i, b) in minutes.iter().enumerate() {
+        let (o, h, l, c, v) = kis_ohlcv(KIS_OPEN_MIN + i as i64);
+        assert_eq!((b.open, b.high, b.low, b.close, b.volume), (o, h, l, c, v));
+        assert_eq!(b.trading_date.to_string(), "2026-11-20");
+    }
+    assert_eq!(
+        count(
+            &p,
+            "SELECT count(*) FROM bars WHERE interval = '1m' AND source = 'kis'"
+        )
+        .await,
+        390
+    );
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM bars WHERE interval = '1m'").await,
+        390,
+        "no other 1-minute bar"
+    );
+    // Derived from them, windows aligned to 09:00.
+    for (interval, n) in [("5m", 78), ("15m", 26), ("60m", 7)] {
+        assert_eq!(
+            count(
+                &p,
+                &format!(
+                    "SELECT count(*) FROM bars WHERE interval = '{interval}' AND source = 'derived:1m'"
+                )
+            )
+            .await,
+            n,
+            "{interval} bars"
+        );
+        assert_eq!(
+            count(
+                &p,
+                &format!("SELECT sum(volume) FROM bars WHERE interval = '{interval}'")
+            )
+            .await,
+            minutes.iter().map(|b| b.volume).sum::<i64>(),
+            "{interval} volumes add up to the session's"
+        );
+    }
+    // The report: the stock came from KIS, complete, without gaps.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path("reports/ohlc_minute/2026-11-20/063100.000Z.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let stocks = report["details"]["stocks"].as_array().unwrap();
+    assert_eq!(stocks.len(), 1, "{report}");
+    let samsung = &stocks[0];
+    assert_eq!(samsung["code"], "005930", "{samsung}");
+    assert_eq!(samsung["provider"], "kis", "{samsung}");
+    assert_eq!(samsung["symbol"], "005930", "{samsung}");
+    assert!(samsung["error"].is_null(), "{samsung}");
+    assert_eq!(samsung["gaps"], serde_json::json!([]), "{samsung}");
+    assert_eq!(samsung["fetched"], 390, "{samsung}");
+    assert_eq!(samsung["inserted"], 390, "{samsung}");
+    assert_eq!(samsung["partial"], 0, "{samsung}");
+    assert_eq!(samsung["rejected"], serde_json::json!({}), "{samsung}");
+    let counts = &report["counts"];
+    assert_eq!(counts["bars_inserted"], 390, "{report}");
+    assert_eq!(counts["gaps"], 0, "{report}");
+    assert_eq!(counts["stocks_failed"], 0, "{report}");
+    // One token; the session in 13 pages of 30, walked back from 15:29.
+    assert_eq!(kis_requests(&server, KIS_TOKEN).await.len(), 1);
+    let pages = hours(&kis_requests(&server, KIS_MINUTE).await);
+    let expected: Vec<String> = (0..13)
+        .map(|k| {
+            let m = KIS_CLOSE_MIN - 1 - 30 * k;
+            format!("{:02}{:02}00", m / 60, m % 60)
+        })
+        .collect();
+    assert_eq!(pages, expected);
+    assert_eq!(pages.first().map(String::as_str), Some("152900"));
+    assert_eq!(pages.last().map(String::as_str), Some("092900"));
+    // The token is kept for the next run.
+    let stored: Vec<String> = tickerd::on_db!(&storage.db, pool => sqlx::query_scalar(
+        "SELECT token FROM provider_tokens WHERE provider = 'kis'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    assert_eq!(stored, [token.clone()]);
+
+    // ---- the same slot again: nothing changes, the token is reused ----
+    let before = dump(&p).await;
+    run(&["--force"]);
+    assert_eq!(dump(&p).await, before, "a rerun leaves identical tables");
+    let l = Ledger::new(storage);
+    let at = KIS_SLOT.parse().unwrap();
+    let row = &l.runs_between(JobName::OhlcMinute, at, at).await.unwrap()[0];
+    let c = row.counts.as_ref().unwrap();
+    assert_eq!(
+        (
+            c["bars_inserted"].as_i64(),
+            c["bars_unchanged"].as_i64(),
+            c["bars_revised"].as_i64(),
+            c["gaps"].as_i64()
+        ),
+        (Some(0), Some(390), Some(0), Some(0)),
+        "{c:?}"
+    );
+    assert_eq!(
+        kis_requests(&server, KIS_TOKEN).await.len(),
+        1,
+        "the stored token is reused"
+    );
+    assert_eq!(
+        hours(&kis_requests(&server, KIS_MINUTE).await),
+        [expected.clone(), expected].concat()
+    );
+}
+
+#[tokio::test]
+async fn kis_minute_session_sqlite() {
+    minute_ingestion_over_kis(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn kis_minute_session_postgres() {
+    minute_ingestion_over_kis(Backend::Postgres).await
+}

@@ -567,3 +567,35 @@ async fn impact_sqlite() {
 async fn impact_postgres() {
     impact_scenario(Backend::Postgres).await
 }
+
+#[tokio::test]
+async fn validate_names_every_bad_source() {
+    let p = Project::new(Backend::Sqlite).await;
+    p.write_schedules(SCHEDULES);
+    p.write_job_params(
+        "news_crawl",
+        "[[sources]]\nname = \"a\"\nkind = \"html\"\nurl = \"https://a.example/list\"\n\
+         [sources.list]\nitem = \"li[\"\ntitle = \"a\"\nlink = \"a\"\ntimezone = \"Asia/Seoul\"\n\n\
+         [[sources]]\nname = \"b\"\nkind = \"feed\"\nurl = \"ftp://b.example/feed\"\n\n\
+         [[sources]]\nname = \"c\"\nkind = \"html\"\nurl = \"https://c.example/\"\n",
+    );
+    let out = p.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("source \"a\"") && text.contains("li["),
+        "{text}"
+    );
+    assert!(
+        text.contains("source \"b\"") && text.contains("ftp"),
+        "{text}"
+    );
+    assert!(
+        text.contains("source \"c\"") && text.contains("[sources.list]"),
+        "{text}"
+    );
+    // The job refuses to run on it (permanent: retrying cannot help).
+    let out = p.run(&["run", "news_crawl", "--slot", "2026-11-24T10:00:00Z"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("source \"b\"") || stdout(&out).contains("source \"b\""));
+}
