@@ -268,6 +268,7 @@ impl Runner {
                     trigger: claim.trigger,
                     storage: self.ledger.storage.clone(),
                     cache: self.cache.clone(),
+                    clock: self.clock.clone(),
                     http: self.http.clone(),
                     settings: self.settings.clone(),
                     params,

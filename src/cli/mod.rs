@@ -4,6 +4,7 @@
 mod admin;
 mod inspect;
 mod ops;
+mod vectors;
 
 use crate::cache::Cache;
 use crate::daemon::ScheduleSource;
@@ -38,6 +39,12 @@ pub struct Cli {
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// Start `run`'s clock at this instant instead of the wall clock's
+    /// reading; it then advances in real time. What jobs and providers take
+    /// for "now" (e.g. which day KIS serves minute bars for): for tests and
+    /// replays, never for the daemon.
+    #[arg(long, global = true, hide = true, value_name = "INSTANT", value_parser = parse_instant)]
+    pub now: Option<DateTime<Utc>>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -121,6 +128,11 @@ pub enum Command {
         #[command(subcommand)]
         command: NewsCommand,
     },
+    /// Vector store maintenance and retrieval (the store of jobs/news_embed.toml).
+    Vectors {
+        #[command(subcommand)]
+        command: VectorsCommand,
+    },
     /// Check schedules.toml, calendars, jobs/*.toml and settings; report every problem.
     Validate,
     /// Apply pending database migrations.
@@ -142,6 +154,31 @@ pub enum NewsCommand {
         /// Articles published on or after this day (UTC).
         #[arg(long, value_name = "DATE")]
         since: NaiveDate,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VectorsCommand {
+    /// Compare what SQL records as embedded with the vector store (missing,
+    /// extra, stale); exit 1 when they differ.
+    Check,
+    /// Fix what `check` finds: extra vectors deleted, missing and stale
+    /// articles embedded again.
+    Repair,
+    /// Articles similar to a text, published before a cut-off.
+    Search {
+        #[arg(value_name = "TEXT")]
+        text: String,
+        /// Only articles published before this instant (default: now).
+        #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
+        cutoff: Option<DateTime<Utc>>,
+        /// Only articles linked to this stock (EXCHANGE:CODE); repeatable.
+        #[arg(long = "stock", value_name = "STOCK")]
+        stocks: Vec<String>,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long, default_value_t = 0.0)]
+        min_similarity: f32,
     },
 }
 
@@ -184,6 +221,13 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
         return Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight")));
     }
     Err(format!("{s:?} is not an instant (use RFC 3339 like 2026-03-08T07:00:00Z, or YYYY-MM-DD[THH:MM[:SS]] in UTC)"))
+}
+
+impl Cli {
+    /// The wall clock, or one started at `--now`.
+    pub fn clock(&self) -> Clock {
+        self.now.map_or_else(Clock::system, Clock::virtual_at)
+    }
 }
 
 /// What most commands need, opened once.
@@ -238,6 +282,7 @@ pub async fn main() -> ExitCode {
         Command::Runs { job, limit, format } => inspect::runs(&cli, *job, *limit, *format).await,
         Command::Stocks { command } => inspect::stocks(&cli, command).await,
         Command::News { command } => ops::news(&cli, command).await,
+        Command::Vectors { command } => vectors::run(&cli, command).await,
         Command::Validate => admin::validate(&cli),
         Command::Migrate => admin::migrate(&cli).await,
         Command::Doctor => admin::doctor(&cli).await,

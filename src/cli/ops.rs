@@ -70,7 +70,7 @@ pub async fn run(
     all: bool,
     force: bool,
 ) -> anyhow::Result<ExitCode> {
-    let app = App::open(cli, Clock::system()).await?;
+    let app = App::open(cli, cli.clock()).await?;
     let schedules = match load_schedules(cli, &app.settings) {
         Ok(s) => Some(s),
         Err(problems) if all => {

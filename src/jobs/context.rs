@@ -22,6 +22,9 @@ pub struct JobContext {
     pub trigger: Trigger,
     pub storage: Storage,
     pub cache: Cache,
+    /// The runner's clock: "now" for this run (the wall clock, except where
+    /// a test or replay starts it elsewhere).
+    pub clock: crate::time::Clock,
     /// Shared HTTP client (`ctx.http.get()`), built on first use.
     pub http: crate::runner::HttpClient,
     pub settings: Arc<Settings>,

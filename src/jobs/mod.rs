@@ -8,6 +8,7 @@
 pub mod canary;
 mod context;
 pub mod news_crawl;
+pub mod news_embed;
 pub mod news_impact;
 pub mod ohlc_daily;
 pub mod ohlc_minute;
@@ -108,7 +109,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         JobName::OhlcMinute => ohlc_minute::run(ctx).await,
         JobName::NewsCrawl => news_crawl::run(ctx).await,
         JobName::NewsImpact => news_impact::run(ctx).await,
-        JobName::NewsEmbed => not_implemented(ctx, 5),
+        JobName::NewsEmbed => news_embed::run(ctx).await,
         JobName::Predict => not_implemented(ctx, 6),
         JobName::Evaluate | JobName::PerformanceDaily | JobName::RegressionDetect => {
             not_implemented(ctx, 7)

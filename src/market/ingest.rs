@@ -124,6 +124,7 @@ impl Pass<'_> {
         let deps = ProviderDeps {
             http: ctx.http.get(),
             storage: storage.clone(),
+            clock: ctx.clock.clone(),
         };
         let mut providers: BTreeMap<String, Provider> = BTreeMap::new();
         let mut reports = vec![];

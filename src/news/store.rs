@@ -473,3 +473,33 @@ pub async fn daily_closes(
     }
     Ok(out)
 }
+
+/// One live article and its cluster id.
+pub async fn article(
+    storage: &Storage,
+    id: i64,
+) -> anyhow::Result<Option<(StoredArticle, Option<i64>)>> {
+    Ok(on_db!(&storage.db, pool => {
+        match sqlx::query(
+            "SELECT id, source, title, summary, body, published_at, cluster_id FROM news
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        {
+            None => None,
+            Some(r) => Some((
+                StoredArticle {
+                    id: r.try_get("id")?,
+                    source: r.try_get("source")?,
+                    title: r.try_get("title")?,
+                    summary: r.try_get("summary")?,
+                    body: r.try_get("body")?,
+                    published_at: r.try_get("published_at")?,
+                },
+                r.try_get("cluster_id")?,
+            )),
+        }
+    }))
+}

@@ -10,3 +10,4 @@ mod plan;
 mod providers;
 mod storage;
 mod support;
+mod vectors;

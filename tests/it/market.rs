@@ -1,6 +1,7 @@
 //! Market data ingestion end to end through the binary, on both backends:
 //! the `files` provider, validation and quarantine, idempotent reruns,
-//! corrections counted as revisions, derived bars and gaps.
+//! corrections counted as revisions, derived bars and gaps; a whole KRX
+//! session of minute bars from a local KIS.
 
 use crate::support::{stderr, stdout, Backend, Project};
 use tickerd::jobs::JobName;
@@ -557,7 +558,7 @@ XKRX,005930,Samsung Electronics,KRW,1,true,삼성전자;Samsung,kis=005930\n",
         ),
     );
     let run = |extra: &[&str]| {
-        let mut args = vec!["run", "ohlc_minute", "--slot", KIS_SLOT];
+        let mut args = vec!["run", "ohlc_minute", "--slot", KIS_SLOT, "--now", KIS_SLOT];
         args.extend_from_slice(extra);
         let out = p
             .cmd(&args)
@@ -637,7 +638,9 @@ XKRX,005930,Samsung Electronics,KRW,1,true,삼성전자;Samsung,kis=005930\n",
         assert_eq!(
             count(
                 &p,
-                &format!("SELECT sum(volume) FROM bars WHERE interval = '{interval}'")
+                &format!(
+                    "SELECT CAST(sum(volume) AS BIGINT) FROM bars WHERE interval = '{interval}'"
+                )
             )
             .await,
             minutes.iter().map(|b| b.volume).sum::<i64>(),
@@ -685,7 +688,7 @@ XKRX,005930,Samsung Electronics,KRW,1,true,삼성전자;Samsung,kis=005930\n",
     .fetch_all(pool)
     .await
     .unwrap());
-    assert_eq!(stored, [token.clone()]);
+    assert_eq!(stored, vec![token.clone()]);
 
     // ---- the same slot again: nothing changes, the token is reused ----
     let before = dump(&p).await;

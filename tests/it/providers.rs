@@ -72,6 +72,7 @@ async fn deps(backend: Backend) -> (TestDb, ProviderDeps) {
         ProviderDeps {
             http: reqwest::Client::new(),
             storage,
+            clock: Clock::system(),
         },
     )
 }

@@ -203,3 +203,8 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Milvus for the vector tests (`.ci/run` starts Milvus Lite and sets it).
+pub fn milvus_uri() -> String {
+    std::env::var("IT_MILVUS_URI").unwrap_or_else(|_| "http://127.0.0.1:19530".into())
+}

@@ -153,7 +153,7 @@ impl Kis {
             margin: Duration::seconds(cfg.token_margin_secs.unwrap_or(600) as i64),
             fetcher: Fetcher::new(NAME, deps.http.clone(), opts),
             storage: deps.storage.clone(),
-            clock: Clock::system(),
+            clock: deps.clock.clone(),
             token: tokio::sync::Mutex::new(None),
         })
     }

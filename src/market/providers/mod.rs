@@ -79,6 +79,8 @@ pub struct ProviderDeps {
     pub http: reqwest::Client,
     /// For state kept across runs (KIS's OAuth token).
     pub storage: Storage,
+    /// "Now": which bars are still live, which day KIS serves minute bars for.
+    pub clock: crate::time::Clock,
 }
 
 /// The registry: one variant per provider.

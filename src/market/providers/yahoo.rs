@@ -77,7 +77,7 @@ impl Yahoo {
         Ok(Yahoo {
             base_url,
             fetcher: Fetcher::new(NAME, deps.http.clone(), opts),
-            clock: Clock::system(),
+            clock: deps.clock.clone(),
         })
     }
 
