@@ -86,6 +86,18 @@ install() {
     installed || die "milvus-lite is still missing from $VENV after pip install"
 }
 
+# Removes the data dir recorded by `start` (only a mktemp dir it created).
+remove_data_dir() {
+    local data_dir
+    if [[ -f "$DATA_FILE" ]]; then
+        data_dir="$(cat "$DATA_FILE")"
+        if [[ "$data_dir" == */milvus-lite.* && -d "$data_dir" ]]; then
+            rm -rf -- "$data_dir"
+        fi
+        rm -f "$DATA_FILE"
+    fi
+}
+
 log_tail() {
     if [[ -f "$LOG_FILE" ]]; then
         echo "---- last 40 lines of $LOG_FILE ----" >&2
@@ -103,6 +115,10 @@ start() {
             say "port $HOST:$PORT is already open (not started by this script); using it"
         fi
         return 0
+    fi
+    if pid="$(running_pid)"; then
+        # One pid file per venv: a second server would orphan the first.
+        die "a server started by this script is already running (pid $pid) but not on port $PORT; run '$0 stop' first"
     fi
     install
     mkdir -p "$VENV"
@@ -127,12 +143,14 @@ start() {
         if ! kill -0 "$pid" 2>/dev/null; then
             log_tail
             rm -f "$PID_FILE"
+            remove_data_dir
             die "server (pid $pid) exited before opening $HOST:$PORT"
         fi
         if ((waited >= TIMEOUT * 4)); then
             log_tail
             kill -TERM "$pid" 2>/dev/null || true
             rm -f "$PID_FILE"
+            remove_data_dir
             die "port $HOST:$PORT did not open within ${TIMEOUT}s"
         fi
         sleep 0.25
@@ -142,7 +160,7 @@ start() {
 }
 
 stop() {
-    local pid data_dir i
+    local pid i
     if ! pid="$(running_pid)"; then
         rm -f "$PID_FILE"
         if port_open; then
@@ -163,14 +181,7 @@ stop() {
         kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$PID_FILE"
-    if [[ -f "$DATA_FILE" ]]; then
-        data_dir="$(cat "$DATA_FILE")"
-        # Only remove what start created (a mktemp dir), never an arbitrary path.
-        if [[ "$data_dir" == */milvus-lite.* && -d "$data_dir" ]]; then
-            rm -rf -- "$data_dir"
-        fi
-        rm -f "$DATA_FILE"
-    fi
+    remove_data_dir
     say "stopped"
 }
 
@@ -185,7 +196,7 @@ status() {
         return 0
     fi
     if pid="$(running_pid)"; then
-        say "pid $pid is alive but $HOST:$PORT is not open (starting, or stuck: see $LOG_FILE)"
+        say "pid $pid (started by this script) is alive but $HOST:$PORT is not open (another port, still starting, or stuck: see $LOG_FILE)"
     else
         say "not running"
     fi

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod market;
 pub mod news;
+pub mod predict;
 pub mod reports;
 pub mod runner;
 pub mod schedule;

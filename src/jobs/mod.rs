@@ -12,6 +12,7 @@ pub mod news_embed;
 pub mod news_impact;
 pub mod ohlc_daily;
 pub mod ohlc_minute;
+pub mod predict;
 
 pub use context::{JobContext, JobError, Outcome};
 
@@ -110,7 +111,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         JobName::NewsCrawl => news_crawl::run(ctx).await,
         JobName::NewsImpact => news_impact::run(ctx).await,
         JobName::NewsEmbed => news_embed::run(ctx).await,
-        JobName::Predict => not_implemented(ctx, 6),
+        JobName::Predict => predict::run(ctx).await,
         JobName::Evaluate | JobName::PerformanceDaily | JobName::RegressionDetect => {
             not_implemented(ctx, 7)
         }

@@ -19,9 +19,10 @@
 //!   which is rare, so they cost nothing per scanned row.
 //!
 //! Large scans are memory-bound: 100k × 768 `f32` is 307 MB, and one core
-//! here streams 6–8 GB/s, so a plain scan takes 40–65 ms whatever the
-//! arithmetic (measured; a second thread did not help on the shared 2-core
-//! machine). Large scans therefore read a 4× smaller `i8` copy first:
+//! here streams 6–8 GB/s, so a plain scan takes 30–45 ms whatever the
+//! arithmetic, and 17–38 ms on both cores depending on the load on this
+//! shared 2-core machine (`benches/vectors.rs`). Large scans therefore read
+//! a 4× smaller `i8` copy first:
 //! - Each row also has `i8` codes `c` with a scale `s` (`v̂ = s·c`) and a
 //!   bound `e ≥ ‖v − v̂‖`; the query is encoded the same way.
 //! - Pass 1 computes the integer dot product `⟨c_q, c_v⟩` (exact in `i32`)

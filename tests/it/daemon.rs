@@ -84,7 +84,7 @@ async fn kill_9_during_a_run_then_restart_abandons_and_retries_it() {
     let p = Project::new(Backend::Sqlite).await;
     // Not scheduled: the run comes from a manual trigger.
     p.write_schedules("[jobs.canary]\ncron = \"0 0 1 1 *\"\nretries = 2\nretry_backoff = \"1s\"\n");
-    p.write_job_params("canary", "work_ms = 3000\n");
+    p.write_job_params("canary", "work_ms = 8000\n");
     let mut first = p.spawn_daemon("first.log");
     let l = ledger(&p).await;
     let slot: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
@@ -92,7 +92,7 @@ async fn kill_9_during_a_run_then_restart_abandons_and_retries_it() {
         .enqueue(JobName::Canary, slot, Trigger::Manual)
         .await
         .unwrap();
-    eventually(StdDuration::from_secs(15), "the run to start", || {
+    eventually(StdDuration::from_secs(60), "the run to start", || {
         let l = l.clone();
         async move {
             l.get(id)
@@ -111,7 +111,7 @@ async fn kill_9_during_a_run_then_restart_abandons_and_retries_it() {
     );
 
     let mut second = p.spawn_daemon("second.log");
-    let done = eventually(StdDuration::from_secs(30), "the retry to succeed", || {
+    let done = eventually(StdDuration::from_secs(60), "the retry to succeed", || {
         let l = l.clone();
         async move { l.get(id).await.unwrap().filter(|r| r.status == "succeeded") }
     })
@@ -173,7 +173,7 @@ async fn catch_up_after_an_hour(policy: &str) -> (usize, Vec<DateTime<Utc>>) {
     let task = tokio::spawn(daemon.run());
     let since = last + Duration::seconds(1);
     let catch_ups = eventually(
-        StdDuration::from_secs(20),
+        StdDuration::from_secs(60),
         "catch-up runs to finish",
         || {
             let l = l.clone();
@@ -235,7 +235,7 @@ async fn sighup_with_a_broken_schedule_keeps_the_old_one_running() {
             .filter(|r| r.status == "succeeded")
             .count()
     };
-    eventually(StdDuration::from_secs(15), "scheduled runs", || {
+    eventually(StdDuration::from_secs(60), "scheduled runs", || {
         let l = l.clone();
         async move { (count(l).await >= 2).then_some(()) }
     })
@@ -243,7 +243,7 @@ async fn sighup_with_a_broken_schedule_keeps_the_old_one_running() {
     p.write_schedules("[jobs.canary]\ncron = \"* * * * * * *\"\nmystery = 1\n");
     signal(&d, libc::SIGHUP);
     eventually(
-        StdDuration::from_secs(10),
+        StdDuration::from_secs(60),
         "the reload to be rejected",
         || {
             let log = p.log("d.log");
@@ -259,7 +259,7 @@ async fn sighup_with_a_broken_schedule_keeps_the_old_one_running() {
     );
     let before = count(l.clone()).await;
     eventually(
-        StdDuration::from_secs(10),
+        StdDuration::from_secs(60),
         "the old schedule to keep firing",
         || {
             let l = l.clone();
@@ -276,7 +276,7 @@ async fn sqlite_allows_one_daemon_and_trigger_wakes_it() {
     let p = Project::new(Backend::Sqlite).await;
     p.write_schedules("[jobs.canary]\ncron = \"0 0 1 1 *\"\n");
     let mut d = p.spawn_daemon("d.log");
-    eventually(StdDuration::from_secs(10), "the pid file", || {
+    eventually(StdDuration::from_secs(60), "the pid file", || {
         let path = p.path("data/tickerd.pid");
         async move { path.exists().then_some(()) }
     })
@@ -297,7 +297,7 @@ async fn sqlite_allows_one_daemon_and_trigger_wakes_it() {
         crate::support::stdout(&out)
     );
     let l = ledger(&p).await;
-    let row = eventually(StdDuration::from_secs(10), "the triggered run", || {
+    let row = eventually(StdDuration::from_secs(60), "the triggered run", || {
         let l = l.clone();
         async move {
             l.recent(Some(JobName::Canary), 5)

@@ -7,6 +7,7 @@ mod daemon;
 mod market;
 mod news;
 mod plan;
+mod predict;
 mod providers;
 mod storage;
 mod support;
