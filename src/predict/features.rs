@@ -233,13 +233,26 @@ impl Panel {
         let out = df
             .lazy()
             .filter(col("day").lt_eq(lit(epoch_day(latest))))
-            // A duplicated (stock, day) would double-count in every window;
-            // the last one given wins, as for a corrected bar.
-            .unique_stable_generic(
-                Some(vec![col("stock_id"), col("day")]),
-                UniqueKeepStrategy::Last,
+            // Stable, so duplicates keep their input order for the next step.
+            .sort(
+                ["stock_id", "day"],
+                SortMultipleOptions::default().with_maintain_order(true),
             )
-            .sort(["stock_id", "day"], SortMultipleOptions::default())
+            // A duplicated (stock, day) would double-count in every window;
+            // the last one given wins, as for a corrected bar. (Comparing
+            // with the next row is much cheaper than a hash `unique`.)
+            .filter(
+                col("stock_id")
+                    .neq(col("stock_id").shift(lit(-1)))
+                    .or(col("day").neq(col("day").shift(lit(-1))))
+                    .fill_null(lit(true)),
+            )
+            // Windows run per stock (`.over`), not over the whole sorted
+            // column masked by position: Polars' rolling kernels update
+            // sums incrementally, so a whole-column window carries rounding
+            // from the previous stock and from how much history precedes,
+            // which breaks bit-exact point in time (`compute_many` vs
+            // `compute`) and stock independence.
             .select([
                 col("stock_id"),
                 col("day"),
@@ -700,6 +713,18 @@ mod tests {
         let f = &at_end(&bars)[0];
         assert_eq!(f.history, 2);
         close_to(f.ret_1d, 20.0);
+        // A repeated (stock, date): the last one given wins.
+        bars.stock_id.insert(0, 1);
+        bars.date.insert(0, d("2024-01-03"));
+        bars.close.insert(0, 99.0);
+        bars.volume.insert(0, 5);
+        bars.stock_id.push(1);
+        bars.date.push(d("2024-01-03"));
+        bars.close.push(15.0);
+        bars.volume.push(5);
+        let f = &at_end(&bars)[0];
+        assert_eq!((f.history, f.close), (2, 15.0));
+        close_to(f.ret_1d, 50.0);
         bars.volume.pop();
         assert!(compute(&bars, None, d("2024-01-03")).is_err());
     }
