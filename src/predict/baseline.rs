@@ -63,6 +63,8 @@ pub struct NewsSignal {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Settings of the baseline; missing fields take the defaults (horizons
+/// 1 and 5, coverage 0.8, flat band 0.5 %).
 #[serde(default)]
 pub struct BaselineConfig {
     /// Horizons in trading days; a 0 is skipped (nothing to predict).
@@ -111,6 +113,8 @@ struct Term {
     label: String,
 }
 
+/// The baseline prediction for one stock: one entry per horizon in
+/// `cfg.horizons` (zeros skipped), the top drivers and a sentence.
 pub fn predict(f: &Features, news: &NewsSignal, cfg: &BaselineConfig) -> BaselinePrediction {
     let daily_vol = f
         .vol_20
