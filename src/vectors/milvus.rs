@@ -932,7 +932,10 @@ mod tests {
     const DIM: usize = 16;
 
     async fn store() -> MilvusStore {
-        let uri = std::env::var("MILVUS_URI").unwrap_or_else(|_| "http://127.0.0.1:19530".into());
+        // `.ci/run` exports IT_MILVUS_URI for the Milvus Lite it started.
+        let uri = std::env::var("IT_MILVUS_URI")
+            .or_else(|_| std::env::var("MILVUS_URI"))
+            .unwrap_or_else(|_| "http://127.0.0.1:19530".into());
         match MilvusStore::connect(&uri).await {
             Ok(store) => store,
             Err(e) => panic!("{e}\n(start Milvus Lite with `scripts/milvus-lite.sh start`)"),
