@@ -7,6 +7,7 @@ pub mod cli;
 pub mod daemon;
 pub mod diagnostics;
 pub mod embed;
+pub mod eval;
 pub mod jobs;
 pub mod ledger;
 pub mod market;

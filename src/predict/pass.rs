@@ -436,12 +436,10 @@ impl Pass<'_> {
             }
         };
         let mut rows = vec![];
-        let n = answer.horizons.len().max(1) as u64;
         for (i, h) in answer.horizons.iter().enumerate() {
             // Tokens and cost are the stock's call: the first horizon's row
             // carries them, so sums over rows stay right.
             let share = if i == 0 { tokens } else { Tokens::default() };
-            let _ = n;
             rows.push(PredictionRow {
                 horizon_days: h.horizon_days,
                 status: "ok",
