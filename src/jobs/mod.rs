@@ -7,6 +7,7 @@
 
 pub mod canary;
 mod context;
+pub mod evaluate;
 pub mod news_crawl;
 pub mod news_embed;
 pub mod news_impact;
@@ -112,9 +113,8 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         JobName::NewsImpact => news_impact::run(ctx).await,
         JobName::NewsEmbed => news_embed::run(ctx).await,
         JobName::Predict => predict::run(ctx).await,
-        JobName::Evaluate | JobName::PerformanceDaily | JobName::RegressionDetect => {
-            not_implemented(ctx, 7)
-        }
+        JobName::Evaluate => evaluate::run(ctx).await,
+        JobName::PerformanceDaily | JobName::RegressionDetect => not_implemented(ctx, 7),
     }
 }
 

@@ -5,7 +5,7 @@ use crate::support::{stderr, stdout, Backend, Project};
 use tickerd::jobs::JobName;
 use tickerd::ledger::Ledger;
 
-const CANARY_DAILY: &str = "[jobs.canary]\ncron = \"0 0 12 * * *\"\ntimezone = \"UTC\"\nretries = 1\nretry_backoff = \"100ms\"\n\n[jobs.evaluate]\ncron = \"0 0 21 * * *\"\ntimezone = \"UTC\"\n";
+const CANARY_DAILY: &str = "[jobs.canary]\ncron = \"0 0 12 * * *\"\ntimezone = \"UTC\"\nretries = 1\nretry_backoff = \"100ms\"\n\n[jobs.performance_daily]\ncron = \"0 0 21 * * *\"\ntimezone = \"UTC\"\n";
 
 async fn ledger(p: &Project) -> Ledger {
     Ledger::new(p.db.storage().await)
@@ -77,16 +77,19 @@ async fn run_writes_ledger_rows_and_reports_with_the_right_exit_codes() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].attempt, rows[0].status.as_str()), (2, "succeeded"));
 
-    // A job that fails (evaluate: not implemented until issue #7, a
+    // A job that fails (performance_daily: not implemented until issue #7, a
     // permanent error): exit 1, the error in the output and the ledger.
-    let out = p.run(&["run", "canary", "evaluate", "--slot", slot]);
+    let out = p.run(&["run", "canary", "performance_daily", "--slot", slot]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("job evaluate is not implemented yet"),
+        stdout(&out).contains("job performance_daily is not implemented yet"),
         "{}",
         stdout(&out)
     );
-    let row = &l.runs_between(JobName::Evaluate, at, at).await.unwrap()[0];
+    let row = &l
+        .runs_between(JobName::PerformanceDaily, at, at)
+        .await
+        .unwrap()[0];
     assert_eq!(row.status, "failed");
     assert_eq!(row.attempt, 1, "a permanent error is not retried");
 
@@ -191,7 +194,7 @@ async fn backfill_runs_each_slot_in_order_and_resumes() {
     // A failing job: exit 1.
     let out = p.run(&[
         "backfill",
-        "evaluate",
+        "performance_daily",
         "--from",
         "2026-01-01",
         "--to",

@@ -428,3 +428,152 @@ async fn baseline_sqlite() {
 async fn baseline_postgres() {
     baseline_pipeline(Backend::Postgres).await
 }
+
+/// code, horizon, status, reason, target date, realized %, Brier, class
+type EvalRow = (
+    String,
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+    Option<f64>,
+    Option<String>,
+);
+
+/// `evaluate` (issue #7's first job): a prediction made the day before a
+/// holiday matures at the next session after it; its score is computed
+/// from the two closes by hand; one whose bars stop (a delisting) is
+/// unscorable after the grace sessions; a rerun scores nothing twice.
+#[tokio::test]
+async fn evaluate_scores_matured_predictions_once() {
+    let p = project(Backend::Sqlite, 2).await;
+    let until = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    std::fs::write(
+        p.path("bars/1d/XKRX/000001.csv"),
+        daily_csv(1, until(2027, 1, 8)),
+    )
+    .unwrap();
+    // Stock 2 stops trading after 24 December.
+    std::fs::write(
+        p.path("bars/1d/XKRX/000002.csv"),
+        daily_csv(2, until(2026, 12, 24)),
+    )
+    .unwrap();
+    let out = p.run(&[
+        "run",
+        "ohlc_daily",
+        "--slot",
+        "2027-01-08T12:00:00Z",
+        "--force",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    p.write_job_params("predict", "similar_k = 0\nflat_band_pct = 0.5\n");
+    // Thursday 24 December 2026, after the close; Friday is Christmas.
+    let out = p.run(&["run", "predict", "--slot", "2026-12-24T12:00:00Z"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let sched = SCHEDULES.to_string()
+        + "\n[jobs.evaluate]\ncron = \"0 0 12 * * *\"\ntimezone = \"UTC\"\nretries = 0\n";
+    p.write_schedules(&sched);
+
+    let evaluations = || async {
+        let storage = p.db.storage().await;
+        let rows: Vec<EvalRow> = tickerd::on_db!(&storage.db, pool => sqlx::query_as(
+                "SELECT s.code, p.horizon_days, e.status, e.reason, CAST(e.target_date AS TEXT), e.realized_return,
+                        e.brier, e.realized_class
+                 FROM model_evaluations e JOIN predictions p ON p.id = e.prediction_id
+                 JOIN stocks s ON s.id = p.stock_id ORDER BY s.code, p.horizon_days",
+            ).fetch_all(pool).await.unwrap());
+        rows
+    };
+    let out = p.run(&["run", "evaluate", "--slot", "2026-12-28T12:00:00Z"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let got = evaluations().await;
+    assert_eq!(
+        got.len(),
+        1,
+        "only stock 1's 1-day prediction matured: {got:?}"
+    );
+    let (code, h, status, _, target, realized, brier, class) = &got[0];
+    assert_eq!(
+        (code.as_str(), *h, status.as_str()),
+        ("000001", 1, "scored")
+    );
+    assert_eq!(
+        target.as_deref().map(|t| &t[..10]),
+        Some("2026-12-28"),
+        "Christmas and the weekend skipped"
+    );
+    // By hand from the bars file: close on 28 Dec over close on 24 Dec.
+    let csv = daily_csv(1, until(2027, 1, 8));
+    let close = |d: &str| -> f64 {
+        csv.lines()
+            .find(|l| l.starts_with(d))
+            .unwrap()
+            .split(',')
+            .nth(4)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let expected = (close("2026-12-28") / close("2026-12-24") - 1.0) * 100.0;
+    assert!(
+        (realized.unwrap() - expected).abs() < 1e-6,
+        "{realized:?} vs {expected}"
+    );
+    let expected_class = if expected.abs() <= 0.5 {
+        "flat"
+    } else if expected > 0.0 {
+        "up"
+    } else {
+        "down"
+    };
+    assert_eq!(class.as_deref(), Some(expected_class));
+    // The three-class Brier of the stored probabilities, by hand.
+    let storage = p.db.storage().await;
+    let (pu, pf, pd): (f64, f64, f64) = tickerd::on_db!(&storage.db, pool => sqlx::query_as(
+        "SELECT p_up, p_flat, p_down FROM predictions p JOIN stocks s ON s.id = p.stock_id
+         WHERE s.code = '000001' AND p.horizon_days = 1").fetch_one(pool).await.unwrap());
+    let o = |c: &str| if expected_class == c { 1.0 } else { 0.0 };
+    let by_hand = (pu - o("up")).powi(2) + (pf - o("flat")).powi(2) + (pd - o("down")).powi(2);
+    assert!(
+        (brier.unwrap() - by_hand).abs() < 1e-9,
+        "{brier:?} vs {by_hand}"
+    );
+
+    // 6 January 2027: stock 1's 5-day prediction (target 5 Jan) is scored;
+    // stock 2's 1-day one has had no bar for 5 sessions: unscorable.
+    let out = p.run(&["run", "evaluate", "--slot", "2027-01-06T12:00:00Z"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let got = evaluations().await;
+    let find = |code: &str, h: i32| got.iter().find(|r| r.0 == code && r.1 == h).cloned();
+    let s1h5 = find("000001", 5).expect("scored");
+    assert_eq!(s1h5.2, "scored");
+    assert_eq!(
+        s1h5.4.as_deref().map(|t| &t[..10]),
+        Some("2027-01-05"),
+        "31 Dec and 1 Jan are closed"
+    );
+    let s2h1 = find("000002", 1).expect("unscorable");
+    assert_eq!(s2h1.2, "unscorable");
+    assert!(
+        s2h1.3
+            .as_deref()
+            .unwrap_or("")
+            .contains("no daily bar for 2026-12-28"),
+        "{s2h1:?}"
+    );
+    assert!(find("000002", 5).is_none(), "still within its grace period");
+
+    // A rerun of the slot scores nothing twice.
+    let before = evaluations().await;
+    let out = p.run(&[
+        "run",
+        "evaluate",
+        "--slot",
+        "2027-01-06T12:00:00Z",
+        "--force",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(evaluations().await, before);
+}
