@@ -207,20 +207,7 @@ impl Runner {
     /// Reads `jobs/NAME.toml` (missing means no parameters). Read at every
     /// run, so an operator's edit applies to the next run without a reload.
     pub fn load_params(&self, job: JobName) -> Result<toml::Table, String> {
-        let path = self.settings.jobs_dir.join(format!("{job}.toml"));
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(toml::Table::new()),
-            Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
-        };
-        toml::from_str(&text).map_err(|e| {
-            let src = SourceFile {
-                path: &path,
-                text: &text,
-            };
-            src.problem(e.span().map(|s| s.start), "", e.message())
-                .to_string()
-        })
+        load_job_params(&self.settings.jobs_dir, job)
     }
 
     pub fn prepare(&self, claim: Claim, policy: Policy, cancel: RunCancel) -> Prepared {
@@ -500,4 +487,24 @@ impl Runner {
     pub async fn index_dirty(&self) {
         self.index_dirty.notified().await
     }
+}
+
+/// Reads `jobs/NAME.toml` (missing means no parameters); a parse error
+/// names the file and line. What the runner gives each job, and what
+/// commands and jobs use to read another job's parameters.
+pub fn load_job_params(jobs_dir: &std::path::Path, job: JobName) -> Result<toml::Table, String> {
+    let path = jobs_dir.join(format!("{job}.toml"));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(toml::Table::new()),
+        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+    };
+    toml::from_str(&text).map_err(|e| {
+        let src = SourceFile {
+            path: &path,
+            text: &text,
+        };
+        src.problem(e.span().map(|s| s.start), "", e.message())
+            .to_string()
+    })
 }

@@ -256,13 +256,8 @@ pub async fn news(cli: &Cli, command: &super::NewsCommand) -> anyhow::Result<Exi
     let super::NewsCommand::Relink { since } = command;
     let settings = crate::settings::Settings::load(cli.config.as_deref())?;
     let storage = crate::storage::Storage::open(&settings.database_url).await?;
-    let path = settings.jobs_dir.join("news_crawl.toml");
-    let params: toml::Table = match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
-        Err(e) => anyhow::bail!("{}: cannot read: {e}", path.display()),
-    };
+    let params = crate::runner::load_job_params(&settings.jobs_dir, JobName::NewsCrawl)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let cfg = crate::news::config::CrawlConfig::from_table(&params)?;
     let since = since.and_time(NaiveTime::MIN).and_utc();
     let r = crate::news::relink(&storage, &cfg, since, None).await?;

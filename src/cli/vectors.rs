@@ -113,13 +113,9 @@ pub async fn repair(
 async fn open(cli: &Cli) -> anyhow::Result<(Storage, crate::embed::Embedder, VectorStore, String)> {
     let settings = Settings::load(cli.config.as_deref())?;
     let storage = Storage::open(&settings.database_url).await?;
-    let path = settings.jobs_dir.join("news_embed.toml");
-    let params: toml::Table = match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
-        Err(e) => anyhow::bail!("{}: cannot read: {e}", path.display()),
-    };
+    let params =
+        crate::runner::load_job_params(&settings.jobs_dir, crate::jobs::JobName::NewsEmbed)
+            .map_err(|e| anyhow::anyhow!(e))?;
     let cfg = EmbedJobConfig::from_table(&params)?;
     let (embedder, vstore, collection) = news_embed::open(&cfg, &storage, &settings).await?;
     Ok((storage, embedder, vstore, collection))

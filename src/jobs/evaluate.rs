@@ -111,9 +111,8 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
 
 /// The flat band predictions were made with (`jobs/predict.toml`).
 fn predict_flat_band(ctx: &JobContext) -> f64 {
-    std::fs::read_to_string(ctx.settings.jobs_dir.join("predict.toml"))
+    crate::runner::load_job_params(&ctx.settings.jobs_dir, super::JobName::Predict)
         .ok()
-        .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
         .and_then(|t| crate::predict::PredictConfig::from_table(&t).ok())
         .map_or(0.5, |c| c.flat_band_pct)
 }

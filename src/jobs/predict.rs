@@ -146,10 +146,8 @@ async fn similar_news(
     if cfg.similar_k == 0 {
         return map;
     }
-    let params = match std::fs::read_to_string(ctx.settings.jobs_dir.join("news_embed.toml")) {
-        Ok(t) => toml::from_str::<toml::Table>(&t).unwrap_or_default(),
-        Err(_) => toml::Table::new(),
-    };
+    let params = crate::runner::load_job_params(&ctx.settings.jobs_dir, super::JobName::NewsEmbed)
+        .unwrap_or_default();
     let opened = match super::news_embed::EmbedJobConfig::from_table(&params) {
         Ok(c) => super::news_embed::open(&c, &ctx.storage, &ctx.settings).await,
         Err(e) => Err(e),

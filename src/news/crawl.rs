@@ -181,6 +181,30 @@ impl Crawl<'_> {
         Ok(result)
     }
 
+    /// If a live article already has this content, records the URL as its
+    /// exact copy and counts it; says whether it did.
+    async fn record_exact_copy(
+        &self,
+        source: &Source,
+        c: &Candidate,
+        hash: &str,
+        report: &mut SourceReport,
+    ) -> anyhow::Result<bool> {
+        let Some(owner) = store::live_hash_owner(self.storage, hash).await? else {
+            return Ok(false);
+        };
+        store::insert_duplicate(
+            self.storage,
+            &c.canonical,
+            owner,
+            &source.cfg.name,
+            self.run_id,
+        )
+        .await?;
+        report.duplicates_exact += 1;
+        Ok(true)
+    }
+
     /// Stores one candidate; returns the new article's id if it is one.
     async fn store_one(
         &self,
@@ -192,16 +216,7 @@ impl Crawl<'_> {
         let e = &c.entry;
         let text_body = e.body.as_deref().or(e.summary.as_deref()).unwrap_or("");
         let hash = dedup::content_hash(&e.title, text_body);
-        if let Some(owner) = store::live_hash_owner(self.storage, &hash).await? {
-            store::insert_duplicate(
-                self.storage,
-                &c.canonical,
-                owner,
-                &source.cfg.name,
-                self.run_id,
-            )
-            .await?;
-            report.duplicates_exact += 1;
+        if self.record_exact_copy(source, c, &hash, report).await? {
             return Ok(None);
         }
         let sketch = dedup::minhash64(&format!("{} {}", e.title, text_body));
@@ -247,17 +262,7 @@ impl Crawl<'_> {
             }
             None => {
                 // Stored meanwhile (same URL or same content in this batch).
-                if let Some(owner) = store::live_hash_owner(self.storage, &hash).await? {
-                    store::insert_duplicate(
-                        self.storage,
-                        &c.canonical,
-                        owner,
-                        &source.cfg.name,
-                        self.run_id,
-                    )
-                    .await?;
-                    report.duplicates_exact += 1;
-                } else {
+                if !self.record_exact_copy(source, c, &hash, report).await? {
                     report.known += 1;
                 }
                 Ok(None)

@@ -10,7 +10,7 @@
 use super::fetch::Validators;
 use super::link::Link;
 use crate::on_db;
-use crate::storage::Storage;
+use crate::storage::{placeholders, Storage};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
@@ -55,14 +55,6 @@ pub async fn known_urls(storage: &Storage, urls: &[String]) -> anyhow::Result<Ha
         });
     }
     Ok(known)
-}
-
-/// `$1, $2, …` from `first`.
-fn placeholders(n: usize, first: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The live article with this content hash, if any.

@@ -157,10 +157,7 @@ pub async fn daily_bars(
 ) -> anyhow::Result<DailyBars> {
     let mut out = DailyBars::default();
     for chunk in stock_ids.chunks(500) {
-        let list = (0..chunk.len())
-            .map(|i| format!("${}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = crate::storage::placeholders(chunk.len(), 3);
         let sql = format!(
             "SELECT stock_id, trading_date, close, volume FROM bars
              WHERE interval = '1d' AND trading_date >= $1 AND trading_date <= $2 AND stock_id IN ({list})

@@ -156,3 +156,12 @@ impl Storage {
         on_db!(&self.db, pool => pool.close().await)
     }
 }
+
+/// `$first, $first+1, …` (n of them): the parameter list of an `IN (…)`
+/// over a chunk of ids, the same on both backends.
+pub fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

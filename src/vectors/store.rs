@@ -103,10 +103,7 @@ pub async fn linked_stocks(
 ) -> anyhow::Result<HashMap<i64, Vec<i64>>> {
     let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
     for chunk in ids.chunks(500) {
-        let list = (1..=chunk.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = crate::storage::placeholders(chunk.len(), 1);
         let sql = format!(
             "SELECT news_id, stock_id FROM news_stock_match WHERE news_id IN ({list}) ORDER BY news_id, stock_id"
         );
@@ -273,10 +270,7 @@ pub async fn current_meta(
 ) -> anyhow::Result<HashMap<i64, (i64, i64, String)>> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(500) {
-        let list = (1..=chunk.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = crate::storage::placeholders(chunk.len(), 1);
         let sql = format!(
             "SELECT id, published_at, cluster_id, source FROM news WHERE deleted_at IS NULL AND id IN ({list})"
         );
