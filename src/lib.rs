@@ -3,6 +3,7 @@
 //! here so integration tests start the real application.
 
 pub mod cache;
+pub mod charts;
 pub mod cli;
 pub mod daemon;
 pub mod diagnostics;

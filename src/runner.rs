@@ -147,6 +147,9 @@ pub struct AttemptOutcome {
     pub retry_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
     pub report_path: Option<String>,
+    /// What the run reported as alerts (its `alerts` count): a regression
+    /// found is a successful run that `tickerd run` still exits non-zero for.
+    pub alerts: i64,
 }
 
 /// What `run_slot` did.
@@ -333,6 +336,7 @@ impl Runner {
                 None
             }
         };
+        let alerts = outcome.counts.get("alerts").copied().unwrap_or(0);
         let finish = Finish {
             started_at: Some(started_at),
             counts: Some(serde_json::to_value(&outcome.counts)?),
@@ -357,6 +361,7 @@ impl Runner {
             retry_at,
             error,
             report_path,
+            alerts,
         })
     }
 

@@ -102,6 +102,8 @@ pub fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
                 problems.extend(check_ingest_config(&src));
             } else if job == JobName::NewsCrawl {
                 problems.extend(check_news_config(&src));
+            } else if let Some(e) = check_evaluation_config(job, &text) {
+                problems.push(src.problem(None, "", e));
             }
         }
     }
@@ -398,4 +400,19 @@ fn check_ingest_config(src: &SourceFile<'_>) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// The evaluation jobs' parameters, checked by the parsers the jobs use.
+fn check_evaluation_config(job: JobName, text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let result = match job {
+        JobName::PerformanceDaily => {
+            crate::jobs::performance_daily::PerformanceConfig::from_table(&table).map(|_| ())
+        }
+        JobName::RegressionDetect => {
+            crate::jobs::regression_detect::DetectConfig::from_table(&table).map(|_| ())
+        }
+        _ => Ok(()),
+    };
+    result.err().map(|e| format!("{e:#}"))
 }

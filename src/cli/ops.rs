@@ -105,6 +105,7 @@ pub async fn run(
         Rerun::Unfinished
     };
     let mut ok = true;
+    let mut alerts = 0;
     for job in selected {
         if shutdown.is_cancelled() {
             ok = false;
@@ -121,14 +122,25 @@ pub async fn run(
             .await?;
         println!("{}", describe(job, slot, &outcome));
         ok &= outcome.succeeded();
+        if let SlotOutcome::Ran(a) = &outcome {
+            alerts += a.alerts;
+        }
     }
     app.runner.refresh_index().await?;
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if !ok {
         ExitCode::FAILURE
+    } else if alerts > 0 {
+        // The runs worked and found something a person must look at
+        // (regression_detect's regressions): scripts and cron see it.
+        eprintln!("{alerts} alert(s) raised; see the reports");
+        ExitCode::from(EXIT_ALERTS)
+    } else {
+        ExitCode::SUCCESS
     })
 }
+
+/// `tickerd run`'s exit status when every run succeeded but raised alerts.
+pub const EXIT_ALERTS: u8 = 3;
 
 pub async fn trigger(
     cli: &Cli,

@@ -2,40 +2,74 @@
 //!
 //! A prediction as of session D for horizon h matures at the close of the
 //! h-th session after D on its exchange's calendar (a prediction made the
-//! day before a holiday counts the holiday out). It is scored when both
-//! daily bars exist (D's close — the prediction's base — and the target
-//! session's close): realized return, realized class (flat = |return| ≤
-//! the flat band of `jobs/predict.toml`), three-class hit, Brier, log loss,
-//! band covered, width and Winkler score (`eval::metrics`). A prediction
-//! whose target bar is still missing `grace_sessions` sessions after it
-//! matured (a halt, a delisting) is recorded `unscorable` with the reason.
+//! day before a holiday counts the holiday out). It is scored when the daily
+//! bars exist (D's close — the prediction's base — and the target session's
+//! close): realized return, realized class (flat = |return| ≤ the flat band
+//! of `jobs/predict.toml`), three-class hit, Brier, log loss, band covered,
+//! width and Winkler score (`eval::metrics`); the naive baselines on the same
+//! item from the stock's closes up to D (`eval::baselines`); and, when the
+//! prediction carries price levels (base, target, support), the original's
+//! target/support family over the 5 sessions after D — such a prediction
+//! waits for max(h, 5) sessions. A prediction whose bars are still missing
+//! `grace_sessions` sessions after it matured (a halt, a delisting) is
+//! recorded `unscorable` with the reason.
 //!
 //! Reads: `predictions` (status ok), `stocks`, daily `bars`,
 //! `jobs/calendars/`, `jobs/predict.toml` (flat band).
-//! Writes: `model_evaluations` (one row per prediction).
+//! Writes: `model_evaluations` (one row per prediction), in batches.
 //! Schedule: after `ohlc_daily` on trading days.
 //! Rerun safety: safe — a prediction with a `model_evaluations` row is
 //! never selected again; the insert ignores a row a concurrent run wrote.
 
 use super::{JobContext, JobError, Outcome};
-use crate::eval::metrics::{self, Direction, Prediction};
+use crate::eval::baselines::{self, LOOKBACK_SESSIONS};
+use crate::eval::metrics::{self, Direction, Prediction, PriceTargets, TARGET_WINDOW_DAYS};
 use crate::news::impact::sessions_after;
 use crate::on_db;
 use crate::time::Calendars;
-use chrono::{DateTime, NaiveDate, Utc};
+use anyhow::Context as _;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 /// Sessions after maturity before a missing bar makes a prediction
 /// unscorable.
 const DEFAULT_GRACE_SESSIONS: usize = 5;
+/// Rows per multi-row insert (SQLite allows 32,766 bound values).
+const INSERT_CHUNK: usize = 500;
 
 struct Due {
     id: i64,
     stock_id: i64,
     exchange: String,
-    horizon: u32,
+    horizon: usize,
     as_of_date: NaiveDate,
     pred: Prediction,
+    levels: Option<PriceTargets>,
+}
+
+/// One daily bar of a stock.
+#[derive(Debug, Clone, Copy)]
+struct Daily {
+    date: NaiveDate,
+    high: f64,
+    low: f64,
+    close: f64,
+}
+
+/// What one `model_evaluations` row says.
+#[derive(Debug, Default)]
+struct EvalRow {
+    prediction_id: i64,
+    reason: Option<String>,
+    target_date: Option<NaiveDate>,
+    base_close: Option<f64>,
+    target_close: Option<f64>,
+    realized: Option<f64>,
+    scored: Option<metrics::Scored>,
+    up: Option<metrics::Scored>,
+    persist: Option<metrics::Scored>,
+    targets: Option<metrics::TargetScore>,
 }
 
 pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
@@ -53,60 +87,174 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let due = due(ctx).await?;
     out.count("candidates", due.len() as i64);
     let now: DateTime<Utc> = ctx.slot;
+
+    // Per stock: which predictions are ready, then one read of its bars.
+    let mut by_stock: BTreeMap<i64, Vec<(&Due, Plan)>> = BTreeMap::new();
     for d in &due {
         let Some(cal) = calendars.get(&d.exchange) else {
             out.warn(format!("prediction {}: no calendar {}", d.id, d.exchange));
             continue;
         };
-        let after = sessions_after(cal, d.as_of_date, d.horizon as usize + grace);
-        let Some(&target) = after.get(d.horizon as usize - 1) else {
+        // Target-carrying predictions also need the target window's bars.
+        let need = if d.levels.is_some() {
+            d.horizon.max(TARGET_WINDOW_DAYS)
+        } else {
+            d.horizon
+        };
+        let after = sessions_after(cal, d.as_of_date, need + grace);
+        let (Some(&target), Some(&last_needed)) = (after.get(d.horizon - 1), after.get(need - 1))
+        else {
             out.count("beyond_calendar", 1);
             continue;
         };
-        let closed = cal.session(target).is_some_and(|(_, close)| close <= now);
-        if !closed {
+        if !cal.session(last_needed).is_some_and(|(_, close)| close <= now) {
             out.count("not_matured", 1);
             continue;
         }
-        let base = close_on(ctx, d.stock_id, d.as_of_date).await?;
-        let end = close_on(ctx, d.stock_id, target).await?;
-        let (Some(base), Some(end)) = (base, end) else {
-            let give_up = after
-                .get(d.horizon as usize + grace - 1)
-                .and_then(|g| cal.session(*g))
-                .is_some_and(|(_, close)| close <= now);
-            if give_up {
-                let missing = if base.is_none() { d.as_of_date } else { target };
-                insert(ctx, d.id, None, Some(format!(
-                    "no daily bar for {missing} {grace} sessions after maturity (halt or delisting?)"
-                )), target).await?;
-                out.count("unscorable", 1);
-            } else {
-                out.count("waiting_for_bars", 1);
+        let give_up = after
+            .get(need + grace - 1)
+            .and_then(|g| cal.session(*g))
+            .is_some_and(|(_, close)| close <= now);
+        let window: Vec<NaiveDate> = after.iter().take(TARGET_WINDOW_DAYS).copied().collect();
+        by_stock.entry(d.stock_id).or_default().push((
+            d,
+            Plan {
+                target,
+                last_needed,
+                window,
+                give_up,
+            },
+        ));
+    }
+
+    let mut rows: Vec<EvalRow> = Vec::new();
+    let mut written = 0u64;
+    for (stock_id, items) in &by_stock {
+        if ctx.cancel.is_cancelled() {
+            // What is written stays written; the rest is picked up next run.
+            out.warn("cancelled: the remaining stocks wait for the next run");
+            break;
+        }
+        let from = items.iter().map(|(d, _)| d.as_of_date).min().expect("non-empty");
+        let to = items.iter().map(|(_, p)| p.last_needed).max().expect("non-empty");
+        // Enough calendar days back for the baselines' lookback (~1.5 weeks
+        // of slack for holidays).
+        let max_h = items.iter().map(|(d, _)| d.horizon).max().unwrap_or(1);
+        let back = ((LOOKBACK_SESSIONS + max_h) as i64 * 7) / 5 + 14;
+        let bars = daily_bars(ctx, *stock_id, from - Duration::days(back), to).await?;
+        for (d, plan) in items {
+            if let Some(row) = evaluate_one(d, plan, &bars, flat_band, &mut out) {
+                rows.push(row);
             }
-            continue;
-        };
-        let realized = (end / base - 1.0) * 100.0;
-        match metrics::score(&d.pred, realized, flat_band) {
-            Ok(s) => {
-                insert(ctx, d.id, Some((base, end, realized, s)), None, target).await?;
-                out.count("scored", 1);
+        }
+        if rows.len() >= INSERT_CHUNK {
+            written += insert_many(ctx, &rows).await?;
+            rows.clear();
+        }
+    }
+    written += insert_many(ctx, &rows).await?;
+    out.count("written", written as i64);
+    let c = |k: &str| out.counts.get(k).copied().unwrap_or(0);
+    out.markdown = format!(
+        "## Evaluation\n\n{} candidates: {} scored, {} unscorable, {} not matured, {} waiting for bars.\n\
+         Baselines unavailable (under {} sessions of history): {}. Target/support family scored: {}.\n",
+        due.len(),
+        c("scored"),
+        c("unscorable"),
+        c("not_matured"),
+        c("waiting_for_bars"),
+        baselines::MIN_HISTORY,
+        c("baselines_unavailable"),
+        c("targets_scored"),
+    );
+    Ok(out)
+}
+
+/// The sessions a ready prediction needs.
+struct Plan {
+    target: NaiveDate,
+    last_needed: NaiveDate,
+    /// The first `TARGET_WINDOW_DAYS` sessions after the as-of date.
+    window: Vec<NaiveDate>,
+    /// The grace period has passed: missing bars make it unscorable.
+    give_up: bool,
+}
+
+fn evaluate_one(
+    d: &Due,
+    plan: &Plan,
+    bars: &[Daily],
+    flat_band: f64,
+    out: &mut Outcome,
+) -> Option<EvalRow> {
+    let at = |date: NaiveDate| bars.binary_search_by_key(&date, |b| b.date).ok();
+    let mut row = EvalRow {
+        prediction_id: d.id,
+        target_date: Some(plan.target),
+        ..EvalRow::default()
+    };
+    let missing = [d.as_of_date, plan.target]
+        .into_iter()
+        .chain(if d.levels.is_some() {
+            plan.window.clone()
+        } else {
+            Vec::new()
+        })
+        .find(|date| at(*date).is_none());
+    if let Some(missing) = missing {
+        if !plan.give_up {
+            out.count("waiting_for_bars", 1);
+            return None;
+        }
+        row.reason = Some(format!(
+            "no daily bar for {missing} after the grace period (halt or delisting?)"
+        ));
+        out.count("unscorable", 1);
+        return Some(row);
+    }
+    let base_idx = at(d.as_of_date).expect("checked");
+    let (base, end) = (bars[base_idx].close, bars[at(plan.target).expect("checked")].close);
+    let realized = (end / base - 1.0) * 100.0;
+    row.base_close = Some(base);
+    row.target_close = Some(end);
+    row.realized = Some(realized);
+    match metrics::score(&d.pred, realized, flat_band) {
+        Ok(s) => row.scored = Some(s),
+        Err(e) => {
+            row.reason = Some(format!("cannot score: {e}"));
+            out.count("unscorable", 1);
+            return Some(row);
+        }
+    }
+    out.count("scored", 1);
+    let closes: Vec<f64> = bars[..=base_idx].iter().map(|b| b.close).collect();
+    match baselines::naive_baselines(&closes, base_idx, d.horizon, d.pred.coverage, flat_band) {
+        Some((up, persist)) => {
+            row.up = metrics::score_baseline(&up, realized, flat_band).ok();
+            row.persist = metrics::score_baseline(&persist, realized, flat_band).ok();
+        }
+        None => {
+            out.count("baselines_unavailable", 1);
+        }
+    }
+    if let Some(levels) = &d.levels {
+        let window: Vec<metrics::Bar> = plan
+            .window
+            .iter()
+            .filter_map(|date| at(*date).map(|i| metrics::Bar { high: bars[i].high, low: bars[i].low }))
+            .collect();
+        match metrics::score_targets(levels, &window) {
+            Ok(t) => {
+                row.targets = Some(t);
+                out.count("targets_scored", 1);
             }
-            Err(e) => {
-                insert(ctx, d.id, None, Some(format!("cannot score: {e}")), target).await?;
-                out.count("unscorable", 1);
+            // Bad levels do not void the main score; they are counted.
+            Err(_) => {
+                out.count("targets_invalid", 1);
             }
         }
     }
-    out.markdown = format!(
-        "## Evaluation\n\n{} candidates: {} scored, {} unscorable, {} not matured, {} waiting for bars.\n",
-        due.len(),
-        out.counts.get("scored").copied().unwrap_or(0),
-        out.counts.get("unscorable").copied().unwrap_or(0),
-        out.counts.get("not_matured").copied().unwrap_or(0),
-        out.counts.get("waiting_for_bars").copied().unwrap_or(0),
-    );
-    Ok(out)
+    Some(row)
 }
 
 /// The flat band predictions were made with (`jobs/predict.toml`).
@@ -121,7 +269,8 @@ async fn due(ctx: &JobContext) -> anyhow::Result<Vec<Due>> {
     Ok(on_db!(&ctx.storage.db, pool => {
         let rows = sqlx::query(
             "SELECT p.id, p.stock_id, s.exchange, p.horizon_days, p.as_of_date, p.p_up, p.p_flat, p.p_down,
-                    p.expected_return, p.band_low, p.band_high, p.coverage
+                    p.expected_return, p.band_low, p.band_high, p.coverage,
+                    p.base_price, p.price_target, p.support
              FROM predictions p JOIN stocks s ON s.id = p.stock_id
              LEFT JOIN model_evaluations e ON e.prediction_id = p.id
              WHERE p.status = 'ok' AND e.prediction_id IS NULL ORDER BY p.id",
@@ -131,11 +280,14 @@ async fn due(ctx: &JobContext) -> anyhow::Result<Vec<Due>> {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let h: i32 = r.try_get("horizon_days")?;
+            let base: Option<f64> = r.try_get("base_price")?;
+            let target: Option<f64> = r.try_get("price_target")?;
+            let support: Option<f64> = r.try_get("support")?;
             out.push(Due {
                 id: r.try_get("id")?,
                 stock_id: r.try_get("stock_id")?,
                 exchange: r.try_get("exchange")?,
-                horizon: h.max(1) as u32,
+                horizon: h.max(1) as usize,
                 as_of_date: r.try_get("as_of_date")?,
                 pred: Prediction {
                     p_up: r.try_get("p_up")?,
@@ -146,64 +298,109 @@ async fn due(ctx: &JobContext) -> anyhow::Result<Vec<Due>> {
                     band_high: r.try_get("band_high")?,
                     coverage: r.try_get("coverage")?,
                 },
+                levels: match (base, target, support) {
+                    (Some(base), Some(target), Some(support)) => {
+                        Some(PriceTargets { base, target, support })
+                    }
+                    _ => None,
+                },
             });
         }
         out
     }))
 }
 
-async fn close_on(ctx: &JobContext, stock_id: i64, date: NaiveDate) -> anyhow::Result<Option<f64>> {
-    Ok(on_db!(&ctx.storage.db, pool => {
-        sqlx::query_scalar(
-            "SELECT close FROM bars WHERE stock_id = $1 AND interval = '1d' AND trading_date = $2",
+/// One stock's daily bars in `[from, to]`, by date.
+async fn daily_bars(
+    ctx: &JobContext,
+    stock_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<Vec<Daily>> {
+    let rows: Vec<(NaiveDate, f64, f64, f64)> = on_db!(&ctx.storage.db, pool => {
+        sqlx::query_as(
+            "SELECT trading_date, high, low, close FROM bars
+             WHERE stock_id = $1 AND interval = '1d' AND trading_date >= $2 AND trading_date <= $3
+             ORDER BY trading_date",
         )
         .bind(stock_id)
-        .bind(date)
-        .fetch_optional(pool)
-        .await?
-    }))
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await
+        .with_context(|| format!("reading daily bars of stock {stock_id}"))?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(date, high, low, close)| Daily { date, high, low, close })
+        .collect())
 }
 
-async fn insert(
-    ctx: &JobContext,
-    prediction_id: i64,
-    scored: Option<(f64, f64, f64, metrics::Scored)>,
-    reason: Option<String>,
-    target: NaiveDate,
-) -> anyhow::Result<()> {
+/// Inserts rows in chunks; returns how many were new.
+async fn insert_many(ctx: &JobContext, rows: &[EvalRow]) -> anyhow::Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
     let now = ctx.storage.now().await?;
     let class = |d: Direction| match d {
         Direction::Up => "up",
         Direction::Flat => "flat",
         Direction::Down => "down",
     };
-    on_db!(&ctx.storage.db, pool => {
-        sqlx::query(
-            "INSERT INTO model_evaluations (prediction_id, status, reason, target_date, base_close, target_close,
-                 realized_return, realized_class, hit, brier, brier_up, log_loss, covered, width, winkler,
-                 evaluated_at, run_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-             ON CONFLICT (prediction_id) DO NOTHING",
-        )
-        .bind(prediction_id)
-        .bind(if scored.is_some() { "scored" } else { "unscorable" })
-        .bind(&reason)
-        .bind(target)
-        .bind(scored.as_ref().map(|s| s.0))
-        .bind(scored.as_ref().map(|s| s.1))
-        .bind(scored.as_ref().map(|s| (s.2 * 1e6).round() / 1e6))
-        .bind(scored.as_ref().map(|s| class(s.3.direction)))
-        .bind(scored.as_ref().and_then(|s| s.3.hit))
-        .bind(scored.as_ref().map(|s| s.3.brier))
-        .bind(scored.as_ref().map(|s| s.3.brier_up))
-        .bind(scored.as_ref().map(|s| s.3.log_loss))
-        .bind(scored.as_ref().map(|s| s.3.covered))
-        .bind(scored.as_ref().map(|s| s.3.width))
-        .bind(scored.as_ref().map(|s| s.3.winkler))
-        .bind(now)
-        .bind(ctx.run_id)
-        .execute(pool)
-        .await?;
-    });
-    Ok(())
+    let mut written = 0;
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        written += on_db!(&ctx.storage.db, pool => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO model_evaluations (prediction_id, status, reason, target_date, base_close,
+                     target_close, realized_return, realized_class, hit, brier, brier_up, log_loss, covered,
+                     width, winkler, up_hit, up_brier, up_log_loss, persist_hit, persist_brier,
+                     persist_log_loss, rw_covered, rw_width, rw_winkler, target_achieved, achieved_day,
+                     support_breached, accuracy_score, timing_score, risk_score, final_score,
+                     evaluated_at, run_id) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                let s = r.scored.as_ref();
+                let t = r.targets.as_ref();
+                // The random-walk band is the one both baselines carry.
+                let rw = r.up.as_ref().or(r.persist.as_ref());
+                b.push_bind(r.prediction_id)
+                    .push_bind(if s.is_some() { "scored" } else { "unscorable" })
+                    .push_bind(r.reason.clone())
+                    .push_bind(r.target_date)
+                    .push_bind(r.base_close)
+                    .push_bind(r.target_close)
+                    .push_bind(s.and(r.realized).map(|x| (x * 1e6).round() / 1e6))
+                    .push_bind(s.map(|s| class(s.direction)))
+                    .push_bind(s.and_then(|s| s.hit))
+                    .push_bind(s.map(|s| s.brier))
+                    .push_bind(s.map(|s| s.brier_up))
+                    .push_bind(s.map(|s| s.log_loss))
+                    .push_bind(s.map(|s| s.covered))
+                    .push_bind(s.map(|s| s.width))
+                    .push_bind(s.map(|s| s.winkler))
+                    .push_bind(r.up.as_ref().and_then(|u| u.hit))
+                    .push_bind(r.up.as_ref().map(|u| u.brier))
+                    .push_bind(r.up.as_ref().map(|u| u.log_loss))
+                    .push_bind(r.persist.as_ref().and_then(|p| p.hit))
+                    .push_bind(r.persist.as_ref().map(|p| p.brier))
+                    .push_bind(r.persist.as_ref().map(|p| p.log_loss))
+                    .push_bind(rw.map(|x| x.covered))
+                    .push_bind(rw.map(|x| x.width))
+                    .push_bind(rw.map(|x| x.winkler))
+                    .push_bind(t.map(|t| t.target_achieved))
+                    .push_bind(t.and_then(|t| t.achieved_day).map(|d| d as i32))
+                    .push_bind(t.map(|t| t.support_breached))
+                    .push_bind(t.map(|t| t.accuracy))
+                    .push_bind(t.map(|t| t.timing))
+                    .push_bind(t.map(|t| t.risk))
+                    .push_bind(t.map(|t| t.final_score))
+                    .push_bind(now)
+                    .push_bind(ctx.run_id);
+            });
+            q.push(" ON CONFLICT (prediction_id) DO NOTHING");
+            q.build().execute(pool).await?.rows_affected()
+        });
+    }
+    Ok(written)
 }
+

@@ -13,7 +13,9 @@ pub mod news_embed;
 pub mod news_impact;
 pub mod ohlc_daily;
 pub mod ohlc_minute;
+pub mod performance_daily;
 pub mod predict;
+pub mod regression_detect;
 
 pub use context::{JobContext, JobError, Outcome};
 
@@ -114,15 +116,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         JobName::NewsEmbed => news_embed::run(ctx).await,
         JobName::Predict => predict::run(ctx).await,
         JobName::Evaluate => evaluate::run(ctx).await,
-        JobName::PerformanceDaily | JobName::RegressionDetect => not_implemented(ctx, 7),
+        JobName::PerformanceDaily => performance_daily::run(ctx).await,
+        JobName::RegressionDetect => regression_detect::run(ctx).await,
     }
-}
-
-/// The catalog's placeholder until a job's own issue lands: a permanent
-/// failure (retrying cannot help) with a message that says so.
-fn not_implemented(ctx: &JobContext, issue: u32) -> Result<Outcome, JobError> {
-    Err(JobError::permanent(anyhow::anyhow!(
-        "job {} is not implemented yet (issue #{issue})",
-        ctx.job
-    )))
 }

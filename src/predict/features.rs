@@ -165,12 +165,12 @@ pub fn to_prompt_table(f: &Features) -> String {
 
 /// Days since the Unix epoch: a plain Int32 key is cheaper to sort and
 /// compare than a Date column and maps back exactly.
-fn epoch_day(d: NaiveDate) -> i32 {
+pub fn epoch_day(d: NaiveDate) -> i32 {
     // Dates are within chrono's range (±262k years), which fits i32 days.
     (d - NaiveDate::default()).num_days() as i32
 }
 
-fn from_epoch_day(d: i32) -> NaiveDate {
+pub fn from_epoch_day(d: i32) -> NaiveDate {
     NaiveDate::default() + Duration::days(i64::from(d))
 }
 

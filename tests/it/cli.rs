@@ -5,7 +5,7 @@ use crate::support::{stderr, stdout, Backend, Project};
 use tickerd::jobs::JobName;
 use tickerd::ledger::Ledger;
 
-const CANARY_DAILY: &str = "[jobs.canary]\ncron = \"0 0 12 * * *\"\ntimezone = \"UTC\"\nretries = 1\nretry_backoff = \"100ms\"\n\n[jobs.performance_daily]\ncron = \"0 0 21 * * *\"\ntimezone = \"UTC\"\n";
+const CANARY_DAILY: &str = "[jobs.canary]\ncron = \"0 0 12 * * *\"\ntimezone = \"UTC\"\nretries = 1\nretry_backoff = \"100ms\"\n\n[jobs.regression_detect]\ncron = \"0 0 21 * * *\"\ntimezone = \"UTC\"\n";
 
 async fn ledger(p: &Project) -> Ledger {
     Ledger::new(p.db.storage().await)
@@ -77,17 +77,18 @@ async fn run_writes_ledger_rows_and_reports_with_the_right_exit_codes() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].attempt, rows[0].status.as_str()), (2, "succeeded"));
 
-    // A job that fails (performance_daily: not implemented until issue #7, a
+    // A job that fails (regression_detect with a misspelt parameter, a
     // permanent error): exit 1, the error in the output and the ledger.
-    let out = p.run(&["run", "canary", "performance_daily", "--slot", slot]);
+    p.write_job_params("regression_detect", "recent_dayz = 20\n");
+    let out = p.run(&["run", "canary", "regression_detect", "--slot", slot]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("job performance_daily is not implemented yet"),
+        stdout(&out).contains("unknown key \"recent_dayz\""),
         "{}",
         stdout(&out)
     );
     let row = &l
-        .runs_between(JobName::PerformanceDaily, at, at)
+        .runs_between(JobName::RegressionDetect, at, at)
         .await
         .unwrap()[0];
     assert_eq!(row.status, "failed");
@@ -191,10 +192,11 @@ async fn backfill_runs_each_slot_in_order_and_resumes() {
         "{}",
         stdout(&out)
     );
-    // A failing job: exit 1.
+    // A failing job (a misspelt parameter): exit 1.
+    p.write_job_params("regression_detect", "recent_dayz = 20\n");
     let out = p.run(&[
         "backfill",
-        "performance_daily",
+        "regression_detect",
         "--from",
         "2026-01-01",
         "--to",

@@ -2,6 +2,7 @@
 //! stack again), one module per area.
 
 mod cache;
+mod charts;
 mod cli;
 mod daemon;
 mod market;
