@@ -159,10 +159,24 @@ pub fn line_chart_svg(chart: &LineChart, width: u32, height: u32) -> Result<Stri
         padded(&ys, 0.05)
     });
 
+    let reference = chart
+        .reference
+        .as_ref()
+        .filter(|r| (y_lo..=y_hi).contains(&r.1));
+    let mut legend: Vec<(&str, Sample)> = reference
+        .iter()
+        .map(|r| (r.0.as_str(), Sample::Line(GUIDE, Style::Dashed)))
+        .collect();
+    legend.extend(
+        (chart.series.iter().enumerate())
+            .map(|(i, s)| (s.name.as_str(), Sample::Line(colour(i), s.style))),
+    );
+
     render(width, height, |root| {
-        let mut ctx = ChartBuilder::on(root)
-            .caption(&chart.title, (FONT, TITLE_SIZE))
+        let plot = heading(root, &chart.title, &legend)?;
+        let mut ctx = ChartBuilder::on(&plot)
             .margin(12)
+            .margin_top(4)
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)?;
@@ -196,13 +210,9 @@ pub fn line_chart_svg(chart: &LineChart, width: u32, height: u32) -> Result<Stri
             ])?;
         }
 
-        if let Some((label, y)) = &chart.reference {
-            if (y_lo..=y_hi).contains(y) {
-                let line = vec![(x_lo, *y), (x_hi, *y)];
-                ctx.draw_series([dashed(line, GUIDE.stroke_width(2))])?
-                    .label(label)
-                    .legend(|(x, y)| dashed(vec![(x, y), (x + 24, y)], GUIDE.stroke_width(2)));
-            }
+        if let Some((_, y)) = reference {
+            let line = vec![(x_lo, *y), (x_hi, *y)];
+            ctx.draw_series([dashed(line, GUIDE.stroke_width(2))])?;
         }
 
         if let Some((date, label)) = &chart.marker {
@@ -215,7 +225,7 @@ pub fn line_chart_svg(chart: &LineChart, width: u32, height: u32) -> Result<Stri
         }
 
         for (i, series) in chart.series.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
+            let colour = colour(i);
             let style = colour.stroke_width(2);
             let mut points: Vec<(f64, f64)> =
                 series.points.iter().map(|p| (day(p.0), p.1)).collect();
@@ -232,17 +242,11 @@ pub fn line_chart_svg(chart: &LineChart, width: u32, height: u32) -> Result<Stri
             )?;
             let lines = runs.into_iter().filter(|r| r.len() > 1);
             match series.style {
-                Style::Solid => ctx
-                    .draw_series(lines.map(|r| PathElement::new(r, style)))?
-                    .label(&series.name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style)),
-                Style::Dashed => ctx
-                    .draw_series(lines.map(|r| dashed(r, style)))?
-                    .label(&series.name)
-                    .legend(move |(x, y)| dashed(vec![(x, y), (x + 24, y)], style)),
+                Style::Solid => ctx.draw_series(lines.map(|r| PathElement::new(r, style)))?,
+                Style::Dashed => ctx.draw_series(lines.map(|r| dashed(r, style)))?,
             };
         }
-        draw_legend(&mut ctx, SeriesLabelPosition::UpperRight)
+        Ok(())
     })
 }
 
@@ -283,10 +287,16 @@ pub fn reliability_svg(
     // Radius grows with the square root of the count, so area ∝ count.
     let radius = |count: usize| 3 + (7.0 * (count as f64 / max_count as f64).sqrt()).round() as i32;
 
+    let mut legend = vec![("perfect calibration", Sample::Line(GUIDE, Style::Dashed))];
+    legend.extend(
+        (models.iter().enumerate()).map(|(i, m)| (m.0.as_str(), Sample::LineDot(colour(i)))),
+    );
+
     render(width, height, |root| {
-        let mut ctx = ChartBuilder::on(root)
-            .caption(title, (FONT, TITLE_SIZE))
+        let plot = heading(root, title, &legend)?;
+        let mut ctx = ChartBuilder::on(&plot)
             .margin(12)
+            .margin_top(4)
             .x_label_area_size(48)
             .y_label_area_size(64)
             .build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
@@ -300,12 +310,10 @@ pub fn reliability_svg(
             .bold_line_style(BLACK.mix(0.08))
             .draw()?;
 
-        ctx.draw_series([dashed(vec![(0.0, 0.0), (1.0, 1.0)], GUIDE.stroke_width(2))])?
-            .label("perfect calibration")
-            .legend(|(x, y)| dashed(vec![(x, y), (x + 24, y)], GUIDE.stroke_width(2)));
+        ctx.draw_series([dashed(vec![(0.0, 0.0), (1.0, 1.0)], GUIDE.stroke_width(2))])?;
 
-        for (i, (name, bins)) in models.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
+        for (i, (_, bins)) in models.iter().enumerate() {
+            let colour = colour(i);
             let mut bins: Vec<&ReliabilityBin> = bins.iter().filter(usable).collect();
             bins.sort_by(|a, b| a.predicted.total_cmp(&b.predicted));
             let line: Vec<(f64, f64)> = bins.iter().map(|b| (b.predicted, b.observed)).collect();
@@ -316,15 +324,9 @@ pub fn reliability_svg(
                     colour.mix(0.75).filled(),
                 )
             }))?;
-            ctx.draw_series([PathElement::new(line, colour.stroke_width(2))])?
-                .label(name)
-                .legend(move |(x, y)| {
-                    EmptyElement::at((x, y))
-                        + PathElement::new(vec![(0, 0), (24, 0)], colour.stroke_width(2))
-                        + Circle::new((12, 0), 4, colour.filled())
-                });
+            ctx.draw_series([PathElement::new(line, colour.stroke_width(2))])?;
         }
-        draw_legend(&mut ctx, SeriesLabelPosition::UpperLeft)
+        Ok(())
     })
 }
 
@@ -356,12 +358,13 @@ pub fn interval_chart_svg(
         .map(|r| r.label.chars().count())
         .max()
         .unwrap_or(0) as u32;
-    let label_width = (longest * 8 + 20).clamp(40, width * 2 / 5);
+    let label_width = (longest * 8 + 20).max(40).min(width * 2 / 5);
 
     render(width, height, |root| {
-        let mut ctx = ChartBuilder::on(root)
-            .caption(title, (FONT, TITLE_SIZE))
+        let plot = heading(root, title, &[])?;
+        let mut ctx = ChartBuilder::on(&plot)
             .margin(12)
+            .margin_top(4)
             .x_label_area_size(48)
             .y_label_area_size(label_width)
             .build_cartesian_2d(x_lo..x_hi, 0.0..n)?;
@@ -379,7 +382,7 @@ pub fn interval_chart_svg(
             GUIDE.stroke_width(1),
         )])?;
 
-        let colour = PALETTE[0];
+        let colour = colour(0);
         let style = colour.stroke_width(2);
         let cap = |x: f64, y: f64| {
             EmptyElement::at((x, y)) + PathElement::new(vec![(0, -6), (0, 6)], style)
@@ -451,21 +454,73 @@ fn no_data(root: &Area<'_>, title: &str) -> Result<(), ChartError> {
     Ok(())
 }
 
-fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
-    ctx: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), ChartError>
-where
-    DB::ErrorType: 'static,
-{
-    ctx.configure_series_labels()
-        .position(position)
-        .legend_area_size(32)
-        .label_font((FONT, LABEL_SIZE))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
-    Ok(())
+/// How a legend entry shows its line.
+#[derive(Debug, Clone, Copy)]
+enum Sample {
+    Line(RGBColor, Style),
+    /// A line with a dot: a series drawn with points.
+    LineDot(RGBColor),
+}
+
+/// Draws the title and, under it, the legend in centred rows, and returns
+/// the area left for the plot. A legend outside the plot never hides data
+/// or the labels of windows and markers.
+fn heading<'a>(
+    root: &Area<'a>,
+    title: &str,
+    legend: &[(&str, Sample)],
+) -> Result<Area<'a>, ChartError> {
+    const SAMPLE: i32 = 24;
+    const ROW: i32 = 20;
+    const GAP: i32 = 22;
+    let area = root.titled(title, (FONT, TITLE_SIZE))?;
+    let (width, height) = area.dim_in_pixel();
+    // The browser lays the text out; about 0.6 em a character is a safe guess.
+    let char_px = f64::from(LABEL_SIZE) / 1.24 * 0.6;
+    let entry_width =
+        |name: &str| SAMPLE + 6 + (name.chars().count() as f64 * char_px).ceil() as i32;
+    let mut rows: Vec<(i32, Vec<(&str, Sample)>)> = Vec::new();
+    for &(name, sample) in legend {
+        let w = entry_width(name);
+        match rows.last_mut() {
+            Some((used, row)) if *used + GAP + w <= width as i32 => {
+                *used += GAP + w;
+                row.push((name, sample));
+            }
+            _ => rows.push((w, vec![(name, sample)])),
+        }
+    }
+    let font = (FONT, LABEL_SIZE)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (r, (used, row)) in rows.iter().enumerate() {
+        let y = ROW * r as i32 + ROW / 2;
+        let mut x = (width as i32 - used) / 2;
+        for &(name, sample) in row {
+            let line = vec![(x, y), (x + SAMPLE, y)];
+            match sample {
+                Sample::Line(colour, Style::Solid) => {
+                    area.draw(&PathElement::new(line, colour.stroke_width(2)))?
+                }
+                Sample::Line(colour, Style::Dashed) => {
+                    area.draw(&dashed(line, colour.stroke_width(2)))?
+                }
+                Sample::LineDot(colour) => {
+                    area.draw(&PathElement::new(line, colour.stroke_width(2)))?;
+                    area.draw(&Circle::new((x + SAMPLE / 2, y), 4, colour.filled()))?;
+                }
+            }
+            area.draw(&Text::new(name, (x + SAMPLE + 6, y), font.clone()))?;
+            x += entry_width(name) + GAP;
+        }
+    }
+    let used = (ROW * rows.len() as i32 + 4).min(height as i32);
+    Ok(area.split_vertically(used).1)
+}
+
+fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
 }
 
 fn note_font() -> TextStyle<'static> {

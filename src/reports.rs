@@ -84,9 +84,17 @@ impl Reports {
         runs: &[RunRow],
         generated: DateTime<Utc>,
     ) -> std::io::Result<PathBuf> {
+        // The evaluation pages the jobs write, when they exist.
+        let pages: Vec<(&str, &str)> = [
+            ("performance.html", "Model performance (performance_daily)"),
+            ("regression.html", "Regression checks (regression_detect)"),
+        ]
+        .into_iter()
+        .filter(|(file, _)| self.dir.join(file).exists())
+        .collect();
         self.write_atomic(
             Path::new("index.html"),
-            render_index(runs, generated).as_bytes(),
+            render_index(runs, &pages, generated).as_bytes(),
         )
     }
 }
@@ -156,7 +164,9 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub fn render_index(runs: &[RunRow], generated: DateTime<Utc>) -> String {
+/// The index of the latest runs; `pages` are (file, title) of report pages
+/// linked at the top (the evaluation pages).
+pub fn render_index(runs: &[RunRow], pages: &[(&str, &str)], generated: DateTime<Utc>) -> String {
     let mut by_job: BTreeMap<&str, Vec<&RunRow>> = BTreeMap::new();
     for r in runs {
         by_job.entry(r.job.as_str()).or_default().push(r);
@@ -189,6 +199,13 @@ a{color:#1c4fa8}
         "<p class=\"meta\">Generated {} UTC. Times are UTC.</p>",
         generated.format("%Y-%m-%d %H:%M:%S")
     );
+    if !pages.is_empty() {
+        s.push_str("<ul class=\"pages\">\n");
+        for (file, title) in pages {
+            let _ = writeln!(s, "<li><a href=\"{}\">{}</a></li>", esc(file), esc(title));
+        }
+        s.push_str("</ul>\n");
+    }
     if by_job.is_empty() {
         s.push_str("<p>No runs yet.</p>\n");
     }
@@ -252,6 +269,80 @@ a{color:#1c4fa8}
             );
         }
         s.push_str("</tbody></table>\n");
+    }
+    s.push_str("</body></html>\n");
+    s
+}
+
+/// A table rendered both as Markdown (the run report) and HTML (the page).
+pub struct Table {
+    pub header: Vec<String>,
+    /// Cells per row, and whether the row is healthy (a green or red edge).
+    pub rows: Vec<(bool, Vec<String>)>,
+}
+
+impl Table {
+    pub fn markdown(&self) -> String {
+        let mut s = format!("| {} |\n|{}\n", self.header.join(" | "), "---|".repeat(self.header.len()));
+        for (_, cells) in &self.rows {
+            let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "/")).collect();
+            let _ = writeln!(s, "| {} |", cells.join(" | "));
+        }
+        s
+    }
+
+    pub fn html(&self) -> String {
+        let mut s = String::from("<table><thead><tr>");
+        for h in &self.header {
+            let _ = write!(s, "<th>{}</th>", esc(h));
+        }
+        s.push_str("</tr></thead><tbody>\n");
+        for (good, cells) in &self.rows {
+            let _ = write!(s, "<tr class=\"{}\">", if *good { "good" } else { "bad" });
+            for (i, c) in cells.iter().enumerate() {
+                // Text in the first columns, numbers after.
+                let class = if i >= 2 { " class=\"num\"" } else { "" };
+                let _ = write!(s, "<td{class}>{}</td>", esc(c));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</tbody></table>\n");
+        s
+    }
+}
+
+/// A self-contained page (no scripts, no external assets) with the KPI
+/// table and the charts.
+pub fn html_page(title: &str, body: &str, charts: &[(&str, &str)]) -> String {
+    let mut s = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t}</title>
+<style>
+body{{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d232b;background:#fbfbfc}}
+h1{{font-size:1.5rem}} h2{{font-size:1.1rem;margin-top:1.6rem}}
+table{{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001;font-size:.85rem}}
+th,td{{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e6e8eb}} th{{background:#f2f4f6}}
+td.num{{text-align:right;font-variant-numeric:tabular-nums}}
+tr.bad td:first-child{{border-left:4px solid #c0392b}} tr.good td:first-child{{border-left:4px solid #27ae60}}
+figure{{margin:1rem 0;background:#fff;box-shadow:0 1px 2px #0001;padding:.5rem}} figure img{{max-width:100%;height:auto}}
+.alert{{background:#fde2e1;color:#a11d16;padding:.5rem .8rem;border-radius:.3rem}}
+a{{color:#1c4fa8}}
+</style></head><body>
+<h1>{t}</h1>
+<p><a href="index.html">← all runs</a></p>
+"#,
+        t = esc(title)
+    );
+    s.push_str(body);
+    for (src, caption) in charts {
+        let _ = writeln!(
+            s,
+            "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
+            esc(src),
+            esc(caption),
+            esc(caption)
+        );
     }
     s.push_str("</body></html>\n");
     s

@@ -30,7 +30,6 @@ use crate::time::Calendars;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::Row;
-use std::collections::BTreeMap;
 
 /// Sessions after maturity before a missing bar makes a prediction
 /// unscorable.
@@ -40,7 +39,6 @@ const INSERT_CHUNK: usize = 500;
 
 struct Due {
     id: i64,
-    stock_id: i64,
     exchange: String,
     horizon: usize,
     as_of_date: NaiveDate,
@@ -84,56 +82,36 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     for p in problems {
         out.warn(format!("calendar: {p}"));
     }
-    let due = due(ctx).await?;
-    out.count("candidates", due.len() as i64);
     let now: DateTime<Utc> = ctx.slot;
 
-    // Per stock: which predictions are ready, then one read of its bars.
-    let mut by_stock: BTreeMap<i64, Vec<(&Due, Plan)>> = BTreeMap::new();
-    for d in &due {
-        let Some(cal) = calendars.get(&d.exchange) else {
-            out.warn(format!("prediction {}: no calendar {}", d.id, d.exchange));
-            continue;
-        };
-        // Target-carrying predictions also need the target window's bars.
-        let need = if d.levels.is_some() {
-            d.horizon.max(TARGET_WINDOW_DAYS)
-        } else {
-            d.horizon
-        };
-        let after = sessions_after(cal, d.as_of_date, need + grace);
-        let (Some(&target), Some(&last_needed)) = (after.get(d.horizon - 1), after.get(need - 1))
-        else {
-            out.count("beyond_calendar", 1);
-            continue;
-        };
-        if !cal.session(last_needed).is_some_and(|(_, close)| close <= now) {
-            out.count("not_matured", 1);
-            continue;
-        }
-        let give_up = after
-            .get(need + grace - 1)
-            .and_then(|g| cal.session(*g))
-            .is_some_and(|(_, close)| close <= now);
-        let window: Vec<NaiveDate> = after.iter().take(TARGET_WINDOW_DAYS).copied().collect();
-        by_stock.entry(d.stock_id).or_default().push((
-            d,
-            Plan {
-                target,
-                last_needed,
-                window,
-                give_up,
-            },
-        ));
-    }
-
+    // One stock at a time: its due predictions, one read of its bars, then
+    // the scores; memory stays bounded by the largest stock, not the table.
     let mut rows: Vec<EvalRow> = Vec::new();
     let mut written = 0u64;
-    for (stock_id, items) in &by_stock {
+    let mut candidates = 0usize;
+    for stock_id in stocks_with_due(ctx).await? {
         if ctx.cancel.is_cancelled() {
             // What is written stays written; the rest is picked up next run.
             out.warn("cancelled: the remaining stocks wait for the next run");
             break;
+        }
+        let due = due(ctx, stock_id).await?;
+        candidates += due.len();
+        let mut items: Vec<(&Due, Plan)> = Vec::new();
+        for d in &due {
+            let Some(cal) = calendars.get(&d.exchange) else {
+                out.warn(format!("prediction {}: no calendar {}", d.id, d.exchange));
+                continue;
+            };
+            match plan(cal, d, grace, now) {
+                Ok(plan) => items.push((d, plan)),
+                Err(skip) => {
+                    out.count(skip, 1);
+                }
+            }
+        }
+        if items.is_empty() {
+            continue;
         }
         let from = items.iter().map(|(d, _)| d.as_of_date).min().expect("non-empty");
         let to = items.iter().map(|(_, p)| p.last_needed).max().expect("non-empty");
@@ -141,8 +119,8 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         // of slack for holidays).
         let max_h = items.iter().map(|(d, _)| d.horizon).max().unwrap_or(1);
         let back = ((LOOKBACK_SESSIONS + max_h) as i64 * 7) / 5 + 14;
-        let bars = daily_bars(ctx, *stock_id, from - Duration::days(back), to).await?;
-        for (d, plan) in items {
+        let bars = daily_bars(ctx, stock_id, from - Duration::days(back), to).await?;
+        for (d, plan) in &items {
             if let Some(row) = evaluate_one(d, plan, &bars, flat_band, &mut out) {
                 rows.push(row);
             }
@@ -152,13 +130,14 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
             rows.clear();
         }
     }
+    out.count("candidates", candidates as i64);
     written += insert_many(ctx, &rows).await?;
     out.count("written", written as i64);
     let c = |k: &str| out.counts.get(k).copied().unwrap_or(0);
     out.markdown = format!(
         "## Evaluation\n\n{} candidates: {} scored, {} unscorable, {} not matured, {} waiting for bars.\n\
          Baselines unavailable (under {} sessions of history): {}. Target/support family scored: {}.\n",
-        due.len(),
+        candidates,
         c("scored"),
         c("unscorable"),
         c("not_matured"),
@@ -168,6 +147,39 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         c("targets_scored"),
     );
     Ok(out)
+}
+
+/// The sessions a prediction needs, if it has matured; else the counter
+/// that says why not.
+fn plan(
+    cal: &crate::time::Calendar,
+    d: &Due,
+    grace: usize,
+    now: DateTime<Utc>,
+) -> Result<Plan, &'static str> {
+    // Target-carrying predictions also need the target window's bars.
+    let need = if d.levels.is_some() {
+        d.horizon.max(TARGET_WINDOW_DAYS)
+    } else {
+        d.horizon
+    };
+    let after = sessions_after(cal, d.as_of_date, need + grace);
+    let (Some(&target), Some(&last_needed)) = (after.get(d.horizon - 1), after.get(need - 1)) else {
+        return Err("beyond_calendar");
+    };
+    if !cal.session(last_needed).is_some_and(|(_, close)| close <= now) {
+        return Err("not_matured");
+    }
+    let give_up = after
+        .get(need + grace - 1)
+        .and_then(|g| cal.session(*g))
+        .is_some_and(|(_, close)| close <= now);
+    Ok(Plan {
+        target,
+        last_needed,
+        window: after.iter().take(TARGET_WINDOW_DAYS).copied().collect(),
+        give_up,
+    })
 }
 
 /// The sessions a ready prediction needs.
@@ -265,16 +277,31 @@ fn predict_flat_band(ctx: &JobContext) -> f64 {
         .map_or(0.5, |c| c.flat_band_pct)
 }
 
-async fn due(ctx: &JobContext) -> anyhow::Result<Vec<Due>> {
+/// Stocks with at least one `ok` prediction not evaluated yet.
+async fn stocks_with_due(ctx: &JobContext) -> anyhow::Result<Vec<i64>> {
+    Ok(on_db!(&ctx.storage.db, pool => {
+        sqlx::query_scalar(
+            "SELECT DISTINCT p.stock_id FROM predictions p
+             LEFT JOIN model_evaluations e ON e.prediction_id = p.id
+             WHERE p.status = 'ok' AND e.prediction_id IS NULL ORDER BY p.stock_id",
+        )
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// One stock's `ok` predictions not evaluated yet.
+async fn due(ctx: &JobContext, stock_id: i64) -> anyhow::Result<Vec<Due>> {
     Ok(on_db!(&ctx.storage.db, pool => {
         let rows = sqlx::query(
-            "SELECT p.id, p.stock_id, s.exchange, p.horizon_days, p.as_of_date, p.p_up, p.p_flat, p.p_down,
+            "SELECT p.id, s.exchange, p.horizon_days, p.as_of_date, p.p_up, p.p_flat, p.p_down,
                     p.expected_return, p.band_low, p.band_high, p.coverage,
                     p.base_price, p.price_target, p.support
              FROM predictions p JOIN stocks s ON s.id = p.stock_id
              LEFT JOIN model_evaluations e ON e.prediction_id = p.id
-             WHERE p.status = 'ok' AND e.prediction_id IS NULL ORDER BY p.id",
+             WHERE p.stock_id = $1 AND p.status = 'ok' AND e.prediction_id IS NULL ORDER BY p.id",
         )
+        .bind(stock_id)
         .fetch_all(pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -285,7 +312,6 @@ async fn due(ctx: &JobContext) -> anyhow::Result<Vec<Due>> {
             let support: Option<f64> = r.try_get("support")?;
             out.push(Due {
                 id: r.try_get("id")?,
-                stock_id: r.try_get("stock_id")?,
                 exchange: r.try_get("exchange")?,
                 horizon: h.max(1) as usize,
                 as_of_date: r.try_get("as_of_date")?,

@@ -23,7 +23,7 @@ use crate::eval::compare;
 use crate::eval::performance::{self, HISTORY_METRICS};
 use crate::eval::store::{self, DailyRow, HistoryRow, SeriesKey, VariantIds};
 use crate::on_db;
-use crate::reports::Reports;
+use crate::reports::{Reports, Table};
 use anyhow::Context as _;
 use chrono::{Duration, NaiveDate};
 use polars::prelude::*;
@@ -343,7 +343,8 @@ async fn ab_comparisons(
                 .await?,
             sqlx::query_as(
                 "SELECT p.experiment, p.variant, p.horizon_days, e.target_date, COUNT(*),
-                        AVG(e.brier), AVG(CASE WHEN e.hit THEN 1.0 WHEN NOT e.hit THEN 0.0 END)
+                        CAST(AVG(e.brier) AS DOUBLE PRECISION),
+                        CAST(AVG(CASE WHEN e.hit THEN 1.0 WHEN NOT e.hit THEN 0.0 END) AS DOUBLE PRECISION)
                  FROM model_evaluations e JOIN predictions p ON p.id = e.prediction_id
                  WHERE e.status = 'scored' AND p.experiment IS NOT NULL
                    AND e.target_date > $1 AND e.target_date <= $2
@@ -497,11 +498,17 @@ async fn render(
     let mut brier = Vec::new();
     let mut coverage = Vec::new();
     let mut nominal: Option<f64> = None;
+    let mut rolling_last: BTreeMap<SeriesKey, BTreeMap<&str, f64>> = BTreeMap::new();
     for (key, row) in &latest {
         let l = label(key);
         let mut s = BTreeMap::new();
-        for m in ["hit_rate", "up_hit_rate", "brier", "up_brier", "picp"] {
-            s.insert(m, store::history_series(storage, key, m, w as i32, since).await?);
+        for m in ["hit_rate", "up_hit_rate", "brier", "up_brier", "picp", "ic"] {
+            let points = store::history_series(storage, key, m, w as i32, since).await?;
+            // The window's value on the series' latest day, for the table.
+            if let Some((_, v)) = points.last().filter(|(d, _)| *d == row.day) {
+                rolling_last.entry(key.clone()).or_default().insert(m, *v);
+            }
+            s.insert(m, points);
         }
         let mut take = |m: &str| s.remove(m).unwrap_or_default();
         hit.push(Series { name: l.clone(), points: take("hit_rate"), style: Style::Solid });
@@ -604,32 +611,11 @@ async fn render(
         .map_err(anyhow::Error::from),
     )?;
 
-    // The Markdown table: the latest day of each series.
+    // The table: each series' latest day, with the rolling window's values
+    // next to always-up's on the same items.
+    let table = kpi_table(&latest, &rolling_last, &label, w);
     let mut md = String::from("## Performance\n\n");
-    let f = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
-    let _ = writeln!(
-        md,
-        "| series | day | scored | hit | always-up hit | Brier | always-up Brier | skill | ECE | coverage (nominal) | IC | Rank IC |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
-    );
-    for (key, r) in &latest {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} |",
-            label(key),
-            r.day,
-            r.counts.scored,
-            f(r.hit_rate),
-            f(r.up_hit_rate),
-            f(r.mean_brier),
-            f(r.up_brier),
-            f(r.brier_skill),
-            f(r.ece),
-            f(r.picp),
-            f(r.nominal_coverage),
-            f(r.ic),
-            f(r.rank_ic),
-        );
-    }
+    md.push_str(&table.markdown());
     if latest.is_empty() {
         md.push_str("No scored predictions yet.\n");
     }
@@ -661,9 +647,9 @@ async fn render(
         "\nCharts: [hit rate]({hit_svg}), [Brier]({brier_svg}), [coverage]({coverage_svg}), [calibration]({reliability_svg}), [A/B]({ab_svg}) — all on [performance.html](performance.html)."
     );
 
-    let html = html_page(
+    let html = crate::reports::html_page(
         &format!("tickerd — model performance, {today}"),
-        &md_table_to_html(&latest, &label),
+        &table.html(),
         &[
             (&hit_svg, "Hit rate"),
             (&brier_svg, "Brier"),
@@ -745,77 +731,64 @@ async fn reliability(
         .collect())
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
-fn md_table_to_html(rows: &[(SeriesKey, DailyRow)], label: &dyn Fn(&SeriesKey) -> String) -> String {
+fn kpi_table(
+    latest: &[(SeriesKey, DailyRow)],
+    rolling: &BTreeMap<SeriesKey, BTreeMap<&str, f64>>,
+    label: &dyn Fn(&SeriesKey) -> String,
+    w: usize,
+) -> Table {
     let f = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
-    let mut s = String::from("<table><thead><tr><th>series</th><th>day</th><th>scored</th><th>hit</th><th>always-up hit</th><th>persistence hit</th><th>Brier</th><th>always-up Brier</th><th>skill</th><th>ECE</th><th>coverage</th><th>nominal</th><th>random-walk coverage</th><th>IC</th><th>Rank IC</th></tr></thead><tbody>\n");
-    for (k, r) in rows {
-        // A model that does not beat always-up is flagged, whatever its hit rate.
-        let beats = matches!((r.mean_brier, r.up_brier), (Some(m), Some(u)) if m < u);
-        let _ = writeln!(
-            s,
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            if beats { "good" } else { "bad" },
-            esc(&label(k)),
-            r.day,
-            r.counts.scored,
-            f(r.hit_rate),
-            f(r.up_hit_rate),
-            f(r.persist_hit_rate),
-            f(r.mean_brier),
-            f(r.up_brier),
-            f(r.brier_skill),
-            f(r.ece),
-            f(r.picp),
-            f(r.nominal_coverage),
-            f(r.rw_picp),
-            f(r.ic),
-            f(r.rank_ic),
-        );
-    }
-    s.push_str("</tbody></table>\n");
-    if rows.is_empty() {
-        s.push_str("<p>No scored predictions yet.</p>\n");
-    }
-    s
-}
-
-/// A self-contained page (no scripts, no external assets) with the KPI
-/// table and the charts.
-pub(crate) fn html_page(title: &str, body: &str, charts: &[(&str, &str)]) -> String {
-    let mut s = format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{t}</title>
-<style>
-body{{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d232b;background:#fbfbfc}}
-h1{{font-size:1.5rem}} h2{{font-size:1.1rem;margin-top:1.6rem}}
-table{{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001;font-size:.85rem}}
-th,td{{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e6e8eb}} th{{background:#f2f4f6}}
-td.num{{text-align:right;font-variant-numeric:tabular-nums}}
-tr.bad td:first-child{{border-left:4px solid #c0392b}} tr.good td:first-child{{border-left:4px solid #27ae60}}
-figure{{margin:1rem 0;background:#fff;box-shadow:0 1px 2px #0001;padding:.5rem}} figure img{{max-width:100%;height:auto}}
-.alert{{background:#fde2e1;color:#a11d16;padding:.5rem .8rem;border-radius:.3rem}}
-a{{color:#1c4fa8}}
-</style></head><body>
-<h1>{t}</h1>
-<p><a href="index.html">← all runs</a></p>
-"#,
-        t = esc(title)
-    );
-    s.push_str(body);
-    for (src, caption) in charts {
-        let _ = writeln!(
-            s,
-            "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
-            esc(src),
-            esc(caption),
-            esc(caption)
-        );
-    }
-    s.push_str("</body></html>\n");
-    s
+    let header = [
+        "series".to_string(),
+        "latest day".into(),
+        "scored".into(),
+        format!("hit {w}d"),
+        format!("always-up hit {w}d"),
+        format!("Brier {w}d"),
+        format!("always-up Brier {w}d"),
+        format!("skill {w}d"),
+        format!("coverage {w}d"),
+        "nominal".into(),
+        format!("IC {w}d"),
+        "hit (day)".into(),
+        "persistence hit (day)".into(),
+        "ECE (day)".into(),
+        "Rank IC (day)".into(),
+    ]
+    .to_vec();
+    let rows = latest
+        .iter()
+        .map(|(k, r)| {
+            let roll = rolling.get(k);
+            let g = |m: &str| roll.and_then(|x| x.get(m).copied());
+            let (b, ub) = (g("brier"), g("up_brier"));
+            let skill = match (b, ub) {
+                (Some(b), Some(u)) if u > 0.0 => Some(1.0 - b / u),
+                _ => None,
+            };
+            // A model that does not beat always-up is not working, whatever
+            // its hit rate: its row is marked.
+            let good = matches!((b, ub), (Some(b), Some(u)) if b < u);
+            let cells = vec![
+                label(k),
+                r.day.to_string(),
+                r.counts.scored.to_string(),
+                f(g("hit_rate")),
+                f(g("up_hit_rate")),
+                f(b),
+                f(ub),
+                f(skill),
+                f(g("picp")),
+                f(r.nominal_coverage),
+                f(g("ic")),
+                f(r.hit_rate),
+                f(r.persist_hit_rate),
+                f(r.ece),
+                f(r.rank_ic),
+            ];
+            (good, cells)
+        })
+        .collect();
+    Table { header, rows }
 }

@@ -26,7 +26,7 @@ use crate::eval::regression::{
 };
 use crate::eval::store::{self, SeriesKey};
 use crate::on_db;
-use crate::reports::Reports;
+use crate::reports::{Reports, Table};
 use anyhow::Context as _;
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
@@ -236,7 +236,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let (md, html_body, charts) = render(ctx, &all, &items, as_of)?;
     out.markdown = md;
     let reports = Reports::new(&ctx.settings.reports_dir);
-    let html = super::performance_daily::html_page(
+    let html = crate::reports::html_page(
         &format!("tickerd — regression checks, {as_of}"),
         &html_body,
         &charts.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect::<Vec<_>>(),
@@ -436,6 +436,16 @@ async fn store_checks(ctx: &JobContext, all: &[SeriesChecks], as_of: NaiveDate) 
 
 type Rendered = (String, String, Vec<(String, String)>);
 
+/// A p-value as people read it; the normal approximation underflows to 0
+/// for large effects, which is "below 1e-16", not "impossible".
+fn p_text(p: f64) -> String {
+    if p < 1e-16 {
+        "< 1e-16".to_string()
+    } else {
+        format!("{p:.2e}")
+    }
+}
+
 fn render(
     ctx: &JobContext,
     all: &[SeriesChecks],
@@ -464,49 +474,65 @@ fn render(
         md.push_str("No regression.\n\n");
         html.push_str("<p>No regression.</p>\n");
     }
-    md.push_str("| series | metric | verdict | baseline | recent | effect | p | always-up (recent) | why |\n|---|---|---|---:|---:|---:|---:|---:|---|\n");
-    html.push_str("<table><thead><tr><th>series</th><th>metric</th><th>verdict</th><th>baseline (n)</th><th>recent (n)</th><th>effect</th><th>p</th><th>always-up</th><th>why</th></tr></thead><tbody>\n");
+    let mut table = Table {
+        header: [
+            "series", "metric", "verdict", "baseline (n)", "recent (n)", "effect", "p",
+            "always-up (recent)", "why",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: Vec::new(),
+    };
+    let verdict_text = |v: Verdict| match v {
+        Verdict::Ok => "ok",
+        Verdict::Regression => "REGRESSION",
+        Verdict::InsufficientData => "insufficient data",
+    };
     for s in all {
         for c in &s.checks {
-            let verdict = match c.verdict {
-                Verdict::Ok => "ok",
-                Verdict::Regression => "**regression**",
-                Verdict::InsufficientData => "insufficient data",
-            };
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} ({}) | {} ({}) | {} | {} | {} | {} |",
-                s.label,
-                metric_name(c.metric),
-                verdict,
-                f(c.baseline_mean),
-                c.n_baseline,
-                f(c.recent_mean),
-                c.n_recent,
-                f(c.effect),
-                c.p_value.map_or("—".into(), |p| format!("{p:.2e}")),
-                f(c.always_up_recent),
-                c.reason.replace('|', "/"),
-            );
-            let _ = writeln!(
-                html,
-                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                if c.verdict == Verdict::Regression { "bad" } else { "good" },
-                esc(&s.label),
-                metric_name(c.metric),
-                verdict.trim_matches('*'),
-                f(c.baseline_mean),
-                c.n_baseline,
-                f(c.recent_mean),
-                c.n_recent,
-                f(c.effect),
-                c.p_value.map_or("—".into(), |p| format!("{p:.2e}")),
-                f(c.always_up_recent),
-                esc(&c.reason),
-            );
+            table.rows.push((
+                c.verdict != Verdict::Regression,
+                vec![
+                    s.label.clone(),
+                    metric_name(c.metric).to_string(),
+                    verdict_text(c.verdict).to_string(),
+                    format!("{} ({})", f(c.baseline_mean), c.n_baseline),
+                    format!("{} ({})", f(c.recent_mean), c.n_recent),
+                    f(c.effect),
+                    c.p_value.map_or("—".into(), p_text),
+                    f(c.always_up_recent),
+                    c.reason.clone(),
+                ],
+            ));
         }
+        let (reference, last, why) = match &s.ewma {
+            Some(e) => (
+                Some(e.mu0),
+                e.points.last().map(|p| p.ewma),
+                match e.first_breach {
+                    Some(d) => format!("EWMA crossed its upper limit on {d}"),
+                    None => "EWMA within its limits".to_string(),
+                },
+            ),
+            None => (None, None, "too few days for the EWMA reference".to_string()),
+        };
+        table.rows.push((
+            s.ewma_verdict != Verdict::Regression,
+            vec![
+                s.label.clone(),
+                "EWMA of daily Brier".to_string(),
+                verdict_text(s.ewma_verdict).to_string(),
+                f(reference),
+                f(last),
+                String::new(),
+                String::new(),
+                String::new(),
+                why,
+            ],
+        ));
     }
-    html.push_str("</tbody></table>\n");
+    md.push_str(&table.markdown());
+    html.push_str(&table.html());
 
     // A chart per alert: the metric's daily mean with both windows shaded
     // and their means drawn across them.
@@ -546,12 +572,12 @@ fn render(
             let svg = charts::line_chart_svg(
                 &LineChart {
                     title: format!(
-                        "{} {}: {} → {} (p {:.1e})",
+                        "{} {}: {} → {} (p {})",
                         s.label,
                         metric_name(c.metric),
                         f(c.baseline_mean),
                         f(c.recent_mean),
-                        c.p_value.unwrap_or(1.0)
+                        p_text(c.p_value.unwrap_or(1.0))
                     ),
                     y_label: metric_name(c.metric).into(),
                     series,
@@ -579,9 +605,6 @@ fn render(
     Ok((md, html, charts))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 async fn post_webhook(
     ctx: &JobContext,

@@ -5,6 +5,7 @@ mod cache;
 mod charts;
 mod cli;
 mod daemon;
+mod evaluation;
 mod market;
 mod news;
 mod plan;
