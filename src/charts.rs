@@ -7,8 +7,8 @@
 //! the report, so no font is loaded here (plotters' `ttf` feature would need
 //! the system's fontconfig); plotters only estimates text sizes to place
 //! labels. Bad input never panics: a non-finite value is a gap, a chart
-//! without any finite value says "no data", and only a bad size or range is
-//! an error.
+//! without any finite value says "no data", and only a bad size, a bad y
+//! range or a "probability" outside 0..1 is an error.
 
 use chrono::{NaiveDate, TimeDelta};
 use plotters::coord::Shift;
@@ -44,6 +44,26 @@ impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for Chart
 pub enum Style {
     Solid,
     Dashed,
+    /// Dashed in the colour of the series before it: a model's baseline
+    /// (always-up on the same items) reads as belonging to that model.
+    Companion,
+}
+
+/// Each series' colour: a new palette colour per series, except that a
+/// `Companion` shares the previous series' colour.
+fn series_colours(series: &[Series]) -> Vec<RGBColor> {
+    let mut next = 0;
+    let mut out: Vec<RGBColor> = Vec::with_capacity(series.len());
+    for s in series {
+        match (s.style, out.last()) {
+            (Style::Companion, Some(prev)) => out.push(*prev),
+            _ => {
+                out.push(colour(next));
+                next += 1;
+            }
+        }
+    }
+    out
 }
 
 /// One named line of a [`LineChart`]. Points need not be sorted; a
@@ -167,9 +187,10 @@ pub fn line_chart_svg(chart: &LineChart, width: u32, height: u32) -> Result<Stri
         .iter()
         .map(|r| (r.0.as_str(), Sample::Line(GUIDE, Style::Dashed)))
         .collect();
+    let colours = series_colours(&chart.series);
     legend.extend(
-        (chart.series.iter().enumerate())
-            .map(|(i, s)| (s.name.as_str(), Sample::Line(colour(i), s.style))),
+        (chart.series.iter().zip(&colours))
+            .map(|(s, c)| (s.name.as_str(), Sample::Line(*c, s.style))),
     );
 
     render(width, height, |root| {
@@ -218,14 +239,15 @@ pub fn line_chart_svg(chart: &LineChart, width: u32, height: u32) -> Result<Stri
         if let Some((date, label)) = &chart.marker {
             let x = day(*date);
             ctx.draw_series([PathElement::new(vec![(x, y_lo), (x, y_hi)], BLACK)])?;
-            // Below the shade labels, which sit at the top edge.
+            // Below the shade labels, which sit at the top edge, and left of
+            // the line: a marker is usually the last day, at the right edge.
+            let left = -(label.chars().count() as i32 * 7) - 4;
             ctx.draw_series([
-                EmptyElement::at((x, y_hi)) + Text::new(label.clone(), (4, 22), note_font())
+                EmptyElement::at((x, y_hi)) + Text::new(label.clone(), (left, 22), note_font())
             ])?;
         }
 
-        for (i, series) in chart.series.iter().enumerate() {
-            let colour = colour(i);
+        for (series, colour) in chart.series.iter().zip(colours.iter().copied()) {
             let style = colour.stroke_width(2);
             let mut points: Vec<(f64, f64)> =
                 series.points.iter().map(|p| (day(p.0), p.1)).collect();
@@ -243,7 +265,9 @@ pub fn line_chart_svg(chart: &LineChart, width: u32, height: u32) -> Result<Stri
             let lines = runs.into_iter().filter(|r| r.len() > 1);
             match series.style {
                 Style::Solid => ctx.draw_series(lines.map(|r| PathElement::new(r, style)))?,
-                Style::Dashed => ctx.draw_series(lines.map(|r| dashed(r, style)))?,
+                Style::Dashed | Style::Companion => {
+                    ctx.draw_series(lines.map(|r| dashed(r, style)))?
+                }
             };
         }
         Ok(())
@@ -387,15 +411,15 @@ pub fn interval_chart_svg(
         let cap = |x: f64, y: f64| {
             EmptyElement::at((x, y)) + PathElement::new(vec![(0, -6), (0, 6)], style)
         };
+        // Right-aligned just left of the plot, where tick labels would be.
+        let label_font = (FONT, LABEL_SIZE)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Right, VPos::Center));
         for (i, row) in rows.iter().enumerate() {
             let y = n - i as f64 - 0.5;
-            let label_font = (FONT, LABEL_SIZE)
-                .into_font()
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Right, VPos::Center));
-            ctx.draw_series([
-                EmptyElement::at((x_lo, y)) + Text::new(row.label.clone(), (-10, 0), label_font)
-            ])?;
+            ctx.draw_series([EmptyElement::at((x_lo, y))
+                + Text::new(row.label.clone(), (-10, 0), label_font.clone())])?;
             if row.low.is_finite() && row.high.is_finite() {
                 ctx.draw_series([PathElement::new(vec![(row.low, y), (row.high, y)], style)])?;
                 ctx.draw_series([cap(row.low, y), cap(row.high, y)])?;
@@ -503,7 +527,7 @@ fn heading<'a>(
                 Sample::Line(colour, Style::Solid) => {
                     area.draw(&PathElement::new(line, colour.stroke_width(2)))?
                 }
-                Sample::Line(colour, Style::Dashed) => {
+                Sample::Line(colour, Style::Dashed | Style::Companion) => {
                     area.draw(&dashed(line, colour.stroke_width(2)))?
                 }
                 Sample::LineDot(colour) => {
@@ -615,7 +639,11 @@ mod tests {
     #[test]
     fn padding_widens_the_data_range() {
         assert_eq!(padded(&[0.0, 10.0], 0.05), (-0.5, 10.5));
-        assert_eq!(padded(&[0.8], 0.05), (0.8 - 0.08, 0.8 + 0.08));
+        let (lo, hi) = padded(&[0.8], 0.05);
+        assert!(
+            (lo - 0.72).abs() < 1e-12 && (hi - 0.88).abs() < 1e-12,
+            "{lo}..{hi}"
+        );
         assert_eq!(padded(&[0.0], 0.05), (-1.0, 1.0));
     }
 }

@@ -515,13 +515,13 @@ async fn render(
         hit.push(Series {
             name: format!("{l} always-up"),
             points: take("up_hit_rate"),
-            style: Style::Dashed,
+            style: Style::Companion,
         });
         brier.push(Series { name: l.clone(), points: take("brier"), style: Style::Solid });
         brier.push(Series {
             name: format!("{l} always-up"),
             points: take("up_brier"),
-            style: Style::Dashed,
+            style: Style::Companion,
         });
         coverage.push(Series { name: l.clone(), points: take("picp"), style: Style::Solid });
         nominal = nominal.or(row.nominal_coverage);

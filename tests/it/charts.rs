@@ -502,7 +502,11 @@ fn charts_render_in_chromium() {
         (width, height),
         "screenshot size"
     );
-    assert_eq!(shot.broken_images, 0, "images that did not load");
+    assert_eq!(
+        shot.broken_images, 0,
+        "broken: {:?}",
+        shot.broken_image_urls
+    );
     assert!(
         shot.console_errors.is_empty(),
         "console errors: {:?}",
@@ -536,7 +540,7 @@ fn chromium_reports_broken_images_and_console_errors() {
     )
     .unwrap();
     let shot = render_in_chromium(&page, 400, 300).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(shot.broken_images, 2);
+    assert_eq!(shot.broken_images, 2, "{:?}", shot.broken_image_urls);
     assert_eq!(shot.console_errors.len(), 2, "{:?}", shot.console_errors);
     assert!(
         shot.console_errors[0].contains("chart data missing"),
@@ -563,15 +567,17 @@ pub(crate) struct Rendered {
     pub height: u32,
     /// `<img>`s that did not load or did not decode (a malformed SVG too).
     pub broken_images: usize,
+    /// Their URLs, for the failure message.
+    pub broken_image_urls: Vec<String>,
     /// `console.error` calls, uncaught exceptions, unhandled rejections and
     /// other resources (scripts, styles) that failed to load.
     pub console_errors: Vec<String>,
-    /// Distinct RGBA values in the screenshot: 1 means a blank page.
+    /// Distinct pixel values in the screenshot: 1 means a blank page.
     pub distinct_colours: usize,
 }
 
 /// A hung Chromium fails the test instead of hanging CI.
-const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
+const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The Chromium binary: `IT_CHROMIUM`, default `/usr/bin/chromium`.
 pub(crate) fn chromium() -> PathBuf {
@@ -631,6 +637,7 @@ pub(crate) fn render_in_chromium(html: &Path, width: u32, height: u32) -> anyhow
         width: png_width,
         height: png_height,
         broken_images: result.broken.len(),
+        broken_image_urls: result.broken,
         console_errors: result.errors,
         distinct_colours,
     })
@@ -686,8 +693,12 @@ struct ProbeResult {
 /// would change to quirks mode), else at the very start.
 fn inject_probe(page: &str) -> String {
     let lower = page.to_ascii_lowercase();
+    // After the first `<TAG>` or `<TAG …>` (so `<head` is not `<header>`).
     let after_tag = |tag: &str| {
-        let start = lower.find(tag)?;
+        let start = lower.match_indices(tag).map(|(i, _)| i).find(|&i| {
+            let next = lower[i + tag.len()..].chars().next();
+            matches!(next, Some(c) if c == '>' || c.is_ascii_whitespace())
+        })?;
         Some(start + lower[start..].find('>')? + 1)
     };
     let at = after_tag("<head")
@@ -793,7 +804,7 @@ fn stderr_summary(path: &Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// The PNG's width, height and number of distinct RGBA values.
+/// The PNG's width, height and number of distinct pixel values.
 fn read_png(path: &Path) -> anyhow::Result<(u32, u32, usize)> {
     let mut decoder = png::Decoder::new(BufReader::new(File::open(path)?));
     decoder.set_transformations(png::Transformations::normalize_to_color8());

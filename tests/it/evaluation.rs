@@ -331,14 +331,3 @@ async fn evaluation_pipeline_sqlite() {
 async fn evaluation_pipeline_postgres() {
     pipeline(Backend::Postgres).await;
 }
-#[tokio::test]
-async fn zz_keep() {
-    let p = Project::new(Backend::Sqlite).await;
-    seed(&p).await;
-    let days = sessions();
-    let last = *days.last().unwrap();
-    for (job, h) in [("evaluate", 12), ("performance_daily", 13), ("regression_detect", 14)] {
-        p.run(&["run", job, "--slot", &format!("{last}T{h:02}:00:00Z")]);
-    }
-    let _ = std::process::Command::new("cp").args(["-r", p.path("reports").to_str().unwrap(), "/tmp/eval_reports"]).status();
-}
