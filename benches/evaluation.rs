@@ -134,13 +134,23 @@ fn load(dir: &Path) -> anyhow::Result<ItemColumns> {
         Ok(b)
     };
     let i32s = |name: &str| -> anyhow::Result<Vec<i32>> {
-        Ok(raw(name)?.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4"))).collect())
+        Ok(raw(name)?
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().expect("4")))
+            .collect())
     };
     let f64s = |name: &str| -> anyhow::Result<Vec<f64>> {
-        Ok(raw(name)?.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8"))).collect())
+        Ok(raw(name)?
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+            .collect())
     };
-    let u8s = |name: &str| -> anyhow::Result<Vec<f64>> { Ok(raw(name)?.into_iter().map(f64::from).collect()) };
-    let opt = |v: Vec<f64>| -> Vec<Option<f64>> { v.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect() };
+    let u8s = |name: &str| -> anyhow::Result<Vec<f64>> {
+        Ok(raw(name)?.into_iter().map(f64::from).collect())
+    };
+    let opt = |v: Vec<f64>| -> Vec<Option<f64>> {
+        v.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect()
+    };
     let c = ItemColumns {
         model_id: i32s("model_id")?,
         variant_id: i32s("variant_id")?,
@@ -168,7 +178,11 @@ fn load(dir: &Path) -> anyhow::Result<ItemColumns> {
         support_breached: vec![None; n],
         final_score: vec![None; n],
     };
-    anyhow::ensure!(c.len() == n && c.hit.len() == n, "short column files in {}", dir.display());
+    anyhow::ensure!(
+        c.len() == n && c.hit.len() == n,
+        "short column files in {}",
+        dir.display()
+    );
     Ok(c)
 }
 
@@ -188,7 +202,13 @@ fn rust_kpis(dir: &Path) -> anyhow::Result<(f64, usize, Value)> {
     }
     let (daily, rolling) = last.context("no repetition")?;
     let sum = |df: &polars::prelude::DataFrame, c: &str| -> anyhow::Result<f64> {
-        Ok(df.column(c)?.f64()?.iter().flatten().filter(|x| x.is_finite()).sum())
+        Ok(df
+            .column(c)?
+            .f64()?
+            .iter()
+            .flatten()
+            .filter(|x| x.is_finite())
+            .sum())
     };
     let checksum = serde_json::json!({
         "n": sum(&daily, "n")?,
@@ -206,8 +226,13 @@ fn rust_kpis(dir: &Path) -> anyhow::Result<(f64, usize, Value)> {
 
 fn agree(engine: &str, theirs: &Value, ours: &Value) -> anyhow::Result<()> {
     for (k, v) in ours.as_object().context("checksum")? {
-        let (a, b) = (v.as_f64().unwrap_or(f64::NAN), theirs[k].as_f64().unwrap_or(f64::NAN));
-        if !((a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)) {
+        let (a, b) = (
+            v.as_f64().unwrap_or(f64::NAN),
+            theirs[k].as_f64().unwrap_or(f64::NAN),
+        );
+        // NaN on either side fails too.
+        let close = (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
+        if !close {
             bail!("{engine} disagrees on {k}: ours {a}, theirs {b}");
         }
     }
@@ -238,7 +263,10 @@ fn jobs(n: usize) -> anyhow::Result<((f64, f64), (f64, f64))> {
         d.join("jobs/calendars/XBEN.toml"),
         "name = \"XBEN\"\ndescription = \"bench\"\ntimezone = \"UTC\"\nopen = \"09:00\"\nclose = \"15:30\"\nweekdays = [\"Mon\", \"Tue\", \"Wed\", \"Thu\", \"Fri\"]\nvalid_from = \"2024-01-01\"\nvalid_to = \"2027-12-31\"\n",
     )?;
-    std::fs::write(d.join("jobs/performance_daily.toml"), "calendar = \"XBEN\"\n")?;
+    std::fs::write(
+        d.join("jobs/performance_daily.toml"),
+        "calendar = \"XBEN\"\n",
+    )?;
     std::fs::write(
         d.join("tickerd.toml"),
         format!(
@@ -267,7 +295,9 @@ fn jobs(n: usize) -> anyhow::Result<((f64, f64), (f64, f64))> {
     let models = n.div_ceil(STOCKS * 250).max(1);
     let days_needed = n.div_ceil(STOCKS * models);
     let days = weekdays(days_needed + 80);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(seed(d, &days, models, n))?;
     let last = days[days.len() - 1];
     let timed = |job: &str, hour: u32| -> anyhow::Result<(f64, f64)> {
@@ -308,15 +338,25 @@ async fn seed(dir: &Path, days: &[NaiveDate], models: usize, n: usize) -> anyhow
         .filename(dir.join("tickerd.db"))
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
         .synchronous(sqlx::sqlite::SqliteSynchronous::Off);
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await?;
     let exec = |sql: String| {
         let pool = pool.clone();
-        async move { sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.map(|_| ()) }
+        async move {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .map(|_| ())
+        }
     };
     let now = "2025-01-01T00:00:00Z";
     let mut stocks = Vec::new();
     for i in 1..=STOCKS {
-        stocks.push(format!("('XBEN', '{i:06}', 'Stock {i}', 'USD', 1, 'bench', '{now}', '{now}')"));
+        stocks.push(format!(
+            "('XBEN', '{i:06}', 'Stock {i}', 'USD', 1, 'bench', '{now}', '{now}')"
+        ));
     }
     exec(format!(
         "INSERT INTO stocks (exchange, code, name, currency, priority, source, created_at, updated_at) VALUES {}",
@@ -325,7 +365,9 @@ async fn seed(dir: &Path, days: &[NaiveDate], models: usize, n: usize) -> anyhow
     .await?;
     let mut model_rows = Vec::new();
     for m in 0..models {
-        model_rows.push(format!("('bench{m}', 'baseline', 'bench', 1, '{{}}', '{now}')"));
+        model_rows.push(format!(
+            "('bench{m}', 'baseline', 'bench', 1, '{{}}', '{now}')"
+        ));
     }
     exec(format!(
         "INSERT INTO models (name, provider, model, active, prices, updated_at) VALUES {}",
@@ -402,4 +444,3 @@ where
     batch.clear();
     Ok(())
 }
-

@@ -283,7 +283,11 @@ pub struct Table {
 
 impl Table {
     pub fn markdown(&self) -> String {
-        let mut s = format!("| {} |\n|{}\n", self.header.join(" | "), "---|".repeat(self.header.len()));
+        let mut s = format!(
+            "| {} |\n|{}\n",
+            self.header.join(" | "),
+            "---|".repeat(self.header.len())
+        );
         for (_, cells) in &self.rows {
             let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "/")).collect();
             let _ = writeln!(s, "| {} |", cells.join(" | "));

@@ -27,7 +27,7 @@ pub fn naive_baselines(
     coverage: f64,
     flat_band_pct: f64,
 ) -> Option<(Baseline, Baseline)> {
-    if h == 0 || idx >= closes.len() || closes[..=idx].iter().any(|c| !(*c > 0.0)) {
+    if h == 0 || idx >= closes.len() || !closes[..=idx].iter().all(|c| c.is_finite() && *c > 0.0) {
         return None;
     }
     let pct = |from: usize, to: usize| (closes[to] / closes[from] - 1.0) * 100.0;
@@ -93,7 +93,9 @@ mod tests {
     #[test]
     fn alternating_series_by_hand() {
         // +1%, −1% alternating, 40 returns; h = 1, flat band 0.5.
-        let r: Vec<f64> = (0..40).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let r: Vec<f64> = (0..40)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
         let closes = series(&r);
         let (up, persist) = naive_baselines(&closes, 40, 1, 0.8, 0.5).expect("enough history");
         // Base rate: 20 up, 20 down of 40 classes.
@@ -104,7 +106,11 @@ mod tests {
         // transitions down→up happened 20 times, down→down never:
         // P(up | down) = (19 + 1) / (19 + 3) with 19 down→up transitions seen.
         assert_eq!(persist.call, Direction::Down);
-        assert!((persist.pred.p_up - 20.0 / 22.0).abs() < 1e-12, "{:?}", persist.pred);
+        assert!(
+            (persist.pred.p_up - 20.0 / 22.0).abs() < 1e-12,
+            "{:?}",
+            persist.pred
+        );
         assert!((persist.pred.p_down - 1.0 / 22.0).abs() < 1e-12);
         // σ of ±1% alternating returns ≈ 1.0127 (sample sd of 40 values whose
         // mean is ~0); band = ±1.2816·σ for 80%.

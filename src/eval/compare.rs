@@ -36,11 +36,7 @@ pub struct Paired {
 
 /// Pairs two daily series by date and compares them; `None` with fewer
 /// than 2 common days (there is nothing to estimate a spread from).
-pub fn paired_by_day(
-    a: &[(NaiveDate, f64)],
-    b: &[(NaiveDate, f64)],
-    lag: usize,
-) -> Option<Paired> {
+pub fn paired_by_day(a: &[(NaiveDate, f64)], b: &[(NaiveDate, f64)], lag: usize) -> Option<Paired> {
     let a: BTreeMap<NaiveDate, f64> = a.iter().filter(|(_, v)| v.is_finite()).copied().collect();
     let pairs: Vec<(f64, f64)> = b
         .iter()
@@ -69,7 +65,10 @@ pub fn paired_by_day(
     let se = (long_run.max(0.0) / n).sqrt();
     let (dm_stat, p_value) = if se > 0.0 {
         let z = mean_d / se;
-        (Some(z), Some((2.0 * (1.0 - normal_cdf(z.abs()))).clamp(0.0, 1.0)))
+        (
+            Some(z),
+            Some((2.0 * (1.0 - normal_cdf(z.abs()))).clamp(0.0, 1.0)),
+        )
     } else {
         (None, None)
     };

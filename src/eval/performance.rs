@@ -190,7 +190,10 @@ pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
             col("realized_return").rank(avg, None),
         ))
         .alias("rank_ic"),
-        col("target_achieved").count().cast(DataType::Float64).alias("n_targets"),
+        col("target_achieved")
+            .count()
+            .cast(DataType::Float64)
+            .alias("n_targets"),
         col("target_achieved").mean().alias("target_hit_rate"),
         col("support_breached").mean().alias("support_breach_rate"),
         col("final_score").mean().alias("mean_final_score"),
@@ -219,22 +222,17 @@ pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
         ])
         .group_by(keys())
         .agg([((col("nb") * (col("mp") - col("mo")).abs()).sum() / col("nb").sum()).alias("ece")]);
-    main.join(
-        ece,
-        keys(),
-        keys(),
-        JoinArgs::new(JoinType::Left),
-    )
-    .with_column(
-        // Skill against always-up on the same items; undefined when its
-        // Brier is 0 (nothing left to be skilful about) or unknown.
-        when(col("up_brier").gt(lit(0.0)))
-            .then(lit(1.0) - col("mean_brier") / col("up_brier"))
-            .otherwise(lit(NULL))
-            .alias("brier_skill"),
-    )
-    .sort(KEYS, SortMultipleOptions::default())
-    .collect()
+    main.join(ece, keys(), keys(), JoinArgs::new(JoinType::Left))
+        .with_column(
+            // Skill against always-up on the same items; undefined when its
+            // Brier is 0 (nothing left to be skilful about) or unknown.
+            when(col("up_brier").gt(lit(0.0)))
+                .then(lit(1.0) - col("mean_brier") / col("up_brier"))
+                .otherwise(lit(NULL))
+                .alias("brier_skill"),
+        )
+        .sort(KEYS, SortMultipleOptions::default())
+        .collect()
 }
 
 /// Rolling values per (model, variant, horizon) over the last `w` rows
@@ -256,7 +254,9 @@ pub fn rolling_history(daily: DataFrame, windows: &[usize]) -> PolarsResult<Data
             ..Default::default()
         };
         let sum = |c: Expr| -> PolarsResult<Expr> {
-            c.fill_null(lit(0.0)).rolling_sum(opts.clone()).over(by.clone())
+            c.fill_null(lit(0.0))
+                .rolling_sum(opts.clone())
+                .over(by.clone())
         };
         let ratio = |num: &str, den: &str, name: &str| -> PolarsResult<Expr> {
             let d = sum(col(den))?;
@@ -332,7 +332,8 @@ mod tests {
                     });
                     c.brier.push(rng.random::<f64>() * 2.0);
                     c.log_loss.push(rng.random::<f64>() * 3.0);
-                    c.covered.push(if rng.random::<f64>() < 0.8 { 1.0 } else { 0.0 });
+                    c.covered
+                        .push(if rng.random::<f64>() < 0.8 { 1.0 } else { 0.0 });
                     c.width.push(rng.random::<f64>() * 5.0);
                     c.winkler.push(rng.random::<f64>() * 9.0);
                     c.nominal.push(0.8);
@@ -383,13 +384,23 @@ mod tests {
                 let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
                 close(get(&daily, "n", row), Some(idx.len() as f64), "n");
                 close(get(&daily, "hit_rate", row), Some(mean(&calls)), "hit rate");
-                close(get(&daily, "mean_brier", row), Some(mean(&pick(&items.brier))), "brier");
-                let pairs: Vec<(f64, bool)> =
-                    idx.iter().map(|&i| (items.p_up[i], items.is_up[i] == 1.0)).collect();
+                close(
+                    get(&daily, "mean_brier", row),
+                    Some(mean(&pick(&items.brier))),
+                    "brier",
+                );
+                let pairs: Vec<(f64, bool)> = idx
+                    .iter()
+                    .map(|&i| (items.p_up[i], items.is_up[i] == 1.0))
+                    .collect();
                 close(get(&daily, "ece", row), metrics::ece(&pairs), "ece");
                 let (e, r) = (pick(&items.expected_return), pick(&items.realized_return));
                 close(get(&daily, "ic", row), metrics::ic(&e, &r), "ic");
-                close(get(&daily, "rank_ic", row), metrics::rank_ic(&e, &r), "rank ic");
+                close(
+                    get(&daily, "rank_ic", row),
+                    metrics::rank_ic(&e, &r),
+                    "rank ic",
+                );
                 let up: Vec<f64> = idx.iter().filter_map(|&i| items.up_brier[i]).collect();
                 close(
                     get(&daily, "brier_skill", row),
@@ -419,7 +430,13 @@ mod tests {
         // Two days: 1 call (hit) then 3 calls (1 hit): the 2-day rate is
         // 2/4 = 0.5, not the mean of daily rates (0.667).
         let mut c = ItemColumns::default();
-        let rows = [(0, Some(1.0)), (1, Some(1.0)), (1, Some(0.0)), (1, Some(0.0)), (1, None)];
+        let rows = [
+            (0, Some(1.0)),
+            (1, Some(1.0)),
+            (1, Some(0.0)),
+            (1, Some(0.0)),
+            (1, None),
+        ];
         for (day, hit) in rows {
             c.model_id.push(1);
             c.variant_id.push(0);

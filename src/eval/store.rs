@@ -84,7 +84,8 @@ pub async fn load_items(
     let (Some(first), Some(last)) = (days.first(), days.last()) else {
         return Ok(c);
     };
-    let sql = "SELECT p.model_id, p.variant, p.horizon_days, e.target_date, e.hit, e.brier, e.log_loss,
+    let sql =
+        "SELECT p.model_id, p.variant, p.horizon_days, e.target_date, e.hit, e.brier, e.log_loss,
                       e.covered, e.width, e.winkler, p.coverage, p.p_up, e.realized_class,
                       p.expected_return, e.realized_return, e.up_hit, e.up_brier, e.persist_hit,
                       e.persist_brier, e.rw_covered, e.rw_width, e.rw_winkler, e.target_achieved,
@@ -181,7 +182,14 @@ pub async fn counts(
             continue;
         }
         let c = out
-            .entry((SeriesKey { model_id, variant, horizon }, day))
+            .entry((
+                SeriesKey {
+                    model_id,
+                    variant,
+                    horizon,
+                },
+                day,
+            ))
             .or_default();
         c.made += n;
         if status == "rejected" {
@@ -193,7 +201,14 @@ pub async fn counts(
             continue;
         }
         let c = out
-            .entry((SeriesKey { model_id, variant, horizon }, day))
+            .entry((
+                SeriesKey {
+                    model_id,
+                    variant,
+                    horizon,
+                },
+                day,
+            ))
             .or_default();
         c.matured += n;
         match status.as_str() {
@@ -242,11 +257,7 @@ const DAILY_COLUMNS: &str = "model_id, variant, horizon_days, date, n_made, n_re
     rw_picp, rw_width, rw_winkler, ic, rank_ic, n_targets, target_hit_rate, support_breach_rate,
     mean_final_score";
 
-pub async fn upsert_daily(
-    storage: &Storage,
-    rows: &[DailyRow],
-    run_id: i64,
-) -> anyhow::Result<()> {
+pub async fn upsert_daily(storage: &Storage, rows: &[DailyRow], run_id: i64) -> anyhow::Result<()> {
     let now = storage.now().await?;
     let updates = DAILY_COLUMNS
         .split(',')

@@ -113,8 +113,16 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         if items.is_empty() {
             continue;
         }
-        let from = items.iter().map(|(d, _)| d.as_of_date).min().expect("non-empty");
-        let to = items.iter().map(|(_, p)| p.last_needed).max().expect("non-empty");
+        let from = items
+            .iter()
+            .map(|(d, _)| d.as_of_date)
+            .min()
+            .expect("non-empty");
+        let to = items
+            .iter()
+            .map(|(_, p)| p.last_needed)
+            .max()
+            .expect("non-empty");
         // Enough calendar days back for the baselines' lookback (~1.5 weeks
         // of slack for holidays).
         let max_h = items.iter().map(|(d, _)| d.horizon).max().unwrap_or(1);
@@ -164,10 +172,14 @@ fn plan(
         d.horizon
     };
     let after = sessions_after(cal, d.as_of_date, need + grace);
-    let (Some(&target), Some(&last_needed)) = (after.get(d.horizon - 1), after.get(need - 1)) else {
+    let (Some(&target), Some(&last_needed)) = (after.get(d.horizon - 1), after.get(need - 1))
+    else {
         return Err("beyond_calendar");
     };
-    if !cal.session(last_needed).is_some_and(|(_, close)| close <= now) {
+    if cal
+        .session(last_needed)
+        .is_none_or(|(_, close)| close > now)
+    {
         return Err("not_matured");
     }
     let give_up = after
@@ -225,7 +237,10 @@ fn evaluate_one(
         return Some(row);
     }
     let base_idx = at(d.as_of_date).expect("checked");
-    let (base, end) = (bars[base_idx].close, bars[at(plan.target).expect("checked")].close);
+    let (base, end) = (
+        bars[base_idx].close,
+        bars[at(plan.target).expect("checked")].close,
+    );
     let realized = (end / base - 1.0) * 100.0;
     row.base_close = Some(base);
     row.target_close = Some(end);
@@ -253,7 +268,12 @@ fn evaluate_one(
         let window: Vec<metrics::Bar> = plan
             .window
             .iter()
-            .filter_map(|date| at(*date).map(|i| metrics::Bar { high: bars[i].high, low: bars[i].low }))
+            .filter_map(|date| {
+                at(*date).map(|i| metrics::Bar {
+                    high: bars[i].high,
+                    low: bars[i].low,
+                })
+            })
             .collect();
         match metrics::score_targets(levels, &window) {
             Ok(t) => {
@@ -375,7 +395,12 @@ async fn daily_bars(
     .with_context(|| format!("reading daily bars of stock {stock_id}"))?;
     Ok(rows
         .into_iter()
-        .map(|(date, high, low, close)| Daily { date, high, low, close })
+        .map(|(date, high, low, close)| Daily {
+            date,
+            high,
+            low,
+            close,
+        })
         .collect())
 }
 
@@ -446,4 +471,3 @@ async fn insert_many(ctx: &JobContext, rows: &[EvalRow]) -> anyhow::Result<u64> 
     }
     Ok(written)
 }
-

@@ -118,15 +118,19 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
 
 /// The local date of the slot on the configured calendar (UTC's without it).
 fn report_day(ctx: &JobContext, cfg: &PerformanceConfig) -> NaiveDate {
-    let (cals, _) =
-        crate::time::Calendars::load_dir(&ctx.settings.jobs_dir.join("calendars"));
+    let (cals, _) = crate::time::Calendars::load_dir(&ctx.settings.jobs_dir.join("calendars"));
     cals.get(&cfg.calendar)
         .map_or(ctx.slot.date_naive(), |c| c.local_date(ctx.slot))
 }
 
 fn frame_to_rows(df: &DataFrame, variants: &VariantIds) -> anyhow::Result<Vec<DailyRow>> {
     let i32s = |name: &str| -> anyhow::Result<Vec<i32>> {
-        Ok(df.column(name)?.i32()?.iter().map(|v| v.unwrap_or(0)).collect())
+        Ok(df
+            .column(name)?
+            .i32()?
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .collect())
     };
     let f64s = |name: &str| -> anyhow::Result<Vec<Option<f64>>> {
         Ok(df
@@ -335,7 +339,15 @@ async fn ab_comparisons(
 ) -> anyhow::Result<Vec<AbRow>> {
     let storage = &ctx.storage;
     let from = today - Duration::days(cfg.ab_window_days);
-    type Daily = (String, String, i32, NaiveDate, i64, Option<f64>, Option<f64>);
+    type Daily = (
+        String,
+        String,
+        i32,
+        NaiveDate,
+        i64,
+        Option<f64>,
+        Option<f64>,
+    );
     let (experiments, daily): (Vec<(String, String)>, Vec<Daily>) = on_db!(&storage.db, pool => {
         (
             sqlx::query_as("SELECT name, variants FROM ab_test_config WHERE active ORDER BY name")
@@ -358,8 +370,9 @@ async fn ab_comparisons(
         )
     });
     type Key = (String, String, i32);
-    let mut series: BTreeMap<Key, (i64, Vec<(NaiveDate, f64)>, Vec<(NaiveDate, f64)>)> =
-        BTreeMap::new();
+    type DailySeries = Vec<(NaiveDate, f64)>;
+    // Per (experiment, variant, horizon): items, daily Brier, daily hit rate.
+    let mut series: BTreeMap<Key, (i64, DailySeries, DailySeries)> = BTreeMap::new();
     for (exp, variant, horizon, day, n, brier, hit) in daily {
         let e = series.entry((exp, variant, horizon)).or_default();
         e.0 += n;
@@ -393,7 +406,11 @@ async fn ab_comparisons(
                 // Overlapping h-day horizons correlate consecutive days.
                 let lag = (h.max(1) - 1) as usize;
                 for (metric, pick) in [("brier", 1usize), ("hit_rate", 2)] {
-                    let (sa, sb) = if pick == 1 { (&a.1, &b.1) } else { (&a.2, &b.2) };
+                    let (sa, sb) = if pick == 1 {
+                        (&a.1, &b.1)
+                    } else {
+                        (&a.2, &b.2)
+                    };
                     rows.push(AbRow {
                         experiment: name.clone(),
                         variant_a: control.clone(),
@@ -475,7 +492,10 @@ async fn render(
     let names = store::model_names(storage).await?;
     let latest = latest_rows(storage).await?;
     let label = |k: &SeriesKey| {
-        let m = names.get(&k.model_id).cloned().unwrap_or_else(|| format!("model {}", k.model_id));
+        let m = names
+            .get(&k.model_id)
+            .cloned()
+            .unwrap_or_else(|| format!("model {}", k.model_id));
         if k.variant.is_empty() {
             format!("{m} {}d", k.horizon)
         } else {
@@ -511,19 +531,31 @@ async fn render(
             s.insert(m, points);
         }
         let mut take = |m: &str| s.remove(m).unwrap_or_default();
-        hit.push(Series { name: l.clone(), points: take("hit_rate"), style: Style::Solid });
+        hit.push(Series {
+            name: l.clone(),
+            points: take("hit_rate"),
+            style: Style::Solid,
+        });
         hit.push(Series {
             name: format!("{l} always-up"),
             points: take("up_hit_rate"),
             style: Style::Companion,
         });
-        brier.push(Series { name: l.clone(), points: take("brier"), style: Style::Solid });
+        brier.push(Series {
+            name: l.clone(),
+            points: take("brier"),
+            style: Style::Solid,
+        });
         brier.push(Series {
             name: format!("{l} always-up"),
             points: take("up_brier"),
             style: Style::Companion,
         });
-        coverage.push(Series { name: l.clone(), points: take("picp"), style: Style::Solid });
+        coverage.push(Series {
+            name: l.clone(),
+            points: take("picp"),
+            style: Style::Solid,
+        });
         nominal = nominal.or(row.nominal_coverage);
     }
     let hit_svg = write(
@@ -547,7 +579,9 @@ async fn render(
         "brier",
         charts::line_chart_svg(
             &LineChart {
-                title: format!("Brier score, rolling {w} days (lower is better; dashed: always-up)"),
+                title: format!(
+                    "Brier score, rolling {w} days (lower is better; dashed: always-up)"
+                ),
                 y_label: "Brier".into(),
                 series: brier,
                 reference: None,
@@ -578,10 +612,8 @@ async fn render(
         .map_err(anyhow::Error::from),
     )?;
     let bins = reliability(storage, today - Duration::days(60), today).await?;
-    let models: Vec<(String, Vec<ReliabilityBin>)> = bins
-        .into_iter()
-        .map(|(k, b)| (label(&k), b))
-        .collect();
+    let models: Vec<(String, Vec<ReliabilityBin>)> =
+        bins.into_iter().map(|(k, b)| (label(&k), b)).collect();
     let reliability_svg = write(
         "reliability",
         charts::reliability_svg("Calibration of p(up), last 60 days", &models, 520, 520)
@@ -592,7 +624,10 @@ async fn render(
         .filter(|r| r.metric == "brier")
         .filter_map(|r| {
             r.paired.map(|p| Interval {
-                label: format!("{}: {} − {} ({}d)", r.experiment, r.variant_b, r.variant_a, r.horizon),
+                label: format!(
+                    "{}: {} − {} ({}d)",
+                    r.experiment, r.variant_b, r.variant_a, r.horizon
+                ),
                 estimate: p.effect,
                 low: p.ci_low,
                 high: p.ci_high,
@@ -666,7 +701,9 @@ async fn render(
 }
 
 /// The newest scored snapshot of every series.
-async fn latest_rows(storage: &crate::storage::Storage) -> anyhow::Result<Vec<(SeriesKey, DailyRow)>> {
+async fn latest_rows(
+    storage: &crate::storage::Storage,
+) -> anyhow::Result<Vec<(SeriesKey, DailyRow)>> {
     let keys: Vec<(i64, String, i32)> = on_db!(&storage.db, pool => {
         sqlx::query_as(
             "SELECT DISTINCT model_id, variant, horizon_days FROM daily_performance
@@ -677,7 +714,11 @@ async fn latest_rows(storage: &crate::storage::Storage) -> anyhow::Result<Vec<(S
     });
     let set: BTreeSet<SeriesKey> = keys
         .into_iter()
-        .map(|(model_id, variant, horizon)| SeriesKey { model_id, variant, horizon })
+        .map(|(model_id, variant, horizon)| SeriesKey {
+            model_id,
+            variant,
+            horizon,
+        })
         .collect();
     let rows = store::load_daily(storage, &set).await?;
     let mut latest: BTreeMap<SeriesKey, DailyRow> = BTreeMap::new();
@@ -707,11 +748,19 @@ async fn reliability(
     let mut acc: BTreeMap<SeriesKey, [(f64, f64, usize); 10]> = BTreeMap::new();
     for (model_id, variant, horizon, p, class) in rows {
         let bins = acc
-            .entry(SeriesKey { model_id, variant, horizon })
+            .entry(SeriesKey {
+                model_id,
+                variant,
+                horizon,
+            })
             .or_insert([(0.0, 0.0, 0); 10]);
         let b = ((p * 10.0) as usize).min(9);
         bins[b].0 += p;
-        bins[b].1 += if class.as_deref() == Some("up") { 1.0 } else { 0.0 };
+        bins[b].1 += if class.as_deref() == Some("up") {
+            1.0
+        } else {
+            0.0
+        };
         bins[b].2 += 1;
     }
     Ok(acc
@@ -730,7 +779,6 @@ async fn reliability(
         })
         .collect())
 }
-
 
 fn kpi_table(
     latest: &[(SeriesKey, DailyRow)],

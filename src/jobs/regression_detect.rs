@@ -90,15 +90,15 @@ impl DetectConfig {
                 }
                 "metrics" => {
                     cfg.metrics = v.clone().try_into().with_context(|| {
-                        format!("{FILE}: metrics must be a list of hit_rate, brier, log_loss, winkler")
+                        format!(
+                            "{FILE}: metrics must be a list of hit_rate, brier, log_loss, winkler"
+                        )
                     })?
                 }
                 "webhook" => {
-                    cfg.webhook = Some(
-                        v.clone()
-                            .try_into()
-                            .with_context(|| format!("{FILE}: [webhook] needs url_env (and optional timeout_secs)"))?,
-                    )
+                    cfg.webhook = Some(v.clone().try_into().with_context(|| {
+                        format!("{FILE}: [webhook] needs url_env (and optional timeout_secs)")
+                    })?)
                 }
                 k if RULE_KEYS.contains(&k) => {
                     rule_table.insert(k.to_string(), v.clone());
@@ -155,7 +155,10 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     }
     days.reverse();
     let Some(&as_of) = days.last() else {
-        out.warn(format!("calendar {} has no trading day before the slot", cfg.calendar));
+        out.warn(format!(
+            "calendar {} has no trading day before the slot",
+            cfg.calendar
+        ));
         return Ok(out);
     };
     let first = days[0];
@@ -164,7 +167,10 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let items = load_items(ctx, first, as_of).await?;
     let mut all = Vec::new();
     for (key, rows) in &items {
-        let model = names.get(&key.model_id).cloned().unwrap_or_else(|| key.model_id.to_string());
+        let model = names
+            .get(&key.model_id)
+            .cloned()
+            .unwrap_or_else(|| key.model_id.to_string());
         let label = if key.variant.is_empty() {
             format!("{model} {}d", key.horizon)
         } else {
@@ -239,7 +245,10 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let html = crate::reports::html_page(
         &format!("tickerd — regression checks, {as_of}"),
         &html_body,
-        &charts.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect::<Vec<_>>(),
+        &charts
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect::<Vec<_>>(),
     );
     reports
         .write_atomic(Path::new("regression.html"), html.as_bytes())
@@ -247,7 +256,10 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     out.details = serde_json::json!({ "as_of": as_of, "series": all });
 
     if let (Some(hook), false) = (&cfg.webhook, alerts.is_empty()) {
-        let text: Vec<String> = alerts.iter().map(|(s, m)| format!("{} {m}", s.label)).collect();
+        let text: Vec<String> = alerts
+            .iter()
+            .map(|(s, m)| format!("{} {m}", s.label))
+            .collect();
         match post_webhook(ctx, hook, as_of, &text).await {
             Ok(()) => {
                 out.count("webhook_posted", 1);
@@ -288,7 +300,18 @@ async fn load_items(
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<BTreeMap<SeriesKey, Vec<ItemRow>>> {
-    type Row = (i64, String, i32, NaiveDate, Option<bool>, f64, f64, f64, Option<bool>, Option<f64>);
+    type Row = (
+        i64,
+        String,
+        i32,
+        NaiveDate,
+        Option<bool>,
+        f64,
+        f64,
+        f64,
+        Option<bool>,
+        Option<f64>,
+    );
     let rows: Vec<Row> = on_db!(&ctx.storage.db, pool => {
         sqlx::query_as(
             "SELECT p.model_id, p.variant, p.horizon_days, e.target_date, e.hit, e.brier, e.log_loss,
@@ -304,9 +327,21 @@ async fn load_items(
     });
     let mut out: BTreeMap<SeriesKey, Vec<ItemRow>> = BTreeMap::new();
     for (model_id, variant, horizon, day, hit, brier, log_loss, winkler, up_hit, up_brier) in rows {
-        out.entry(SeriesKey { model_id, variant, horizon })
-            .or_default()
-            .push(ItemRow { day, hit, brier, log_loss, winkler, up_hit, up_brier });
+        out.entry(SeriesKey {
+            model_id,
+            variant,
+            horizon,
+        })
+        .or_default()
+        .push(ItemRow {
+            day,
+            hit,
+            brier,
+            log_loss,
+            winkler,
+            up_hit,
+            up_brier,
+        });
     }
     Ok(out)
 }
@@ -322,7 +357,11 @@ fn history(model: &str, variant: &str, metric: Metric, rows: &[ItemRow]) -> Metr
                 Metric::LogLoss => (r.log_loss, None),
                 Metric::Winkler => (r.winkler, None),
             };
-            Some(EvalItem { date: r.day, value, always_up })
+            Some(EvalItem {
+                date: r.day,
+                value,
+                always_up,
+            })
         })
         .collect();
     MetricHistory {
@@ -342,10 +381,31 @@ fn daily_means(rows: &[ItemRow], pick: impl Fn(&ItemRow) -> Option<f64>) -> Vec<
             e.1 += 1;
         }
     }
-    acc.into_iter().map(|(d, (s, n))| (d, s / n as f64)).collect()
+    acc.into_iter()
+        .map(|(d, (s, n))| (d, s / n as f64))
+        .collect()
 }
 
-async fn store_checks(ctx: &JobContext, all: &[SeriesChecks], as_of: NaiveDate) -> anyhow::Result<()> {
+/// One `regression_checks` row.
+struct StoredCheck {
+    metric: &'static str,
+    verdict: Verdict,
+    reason: String,
+    n_baseline: usize,
+    n_recent: usize,
+    baseline_mean: Option<f64>,
+    recent_mean: Option<f64>,
+    effect: Option<f64>,
+    p_value: Option<f64>,
+    always_up_recent: Option<f64>,
+    inputs: String,
+}
+
+async fn store_checks(
+    ctx: &JobContext,
+    all: &[SeriesChecks],
+    as_of: NaiveDate,
+) -> anyhow::Result<()> {
     let now = ctx.storage.now().await?;
     for s in all {
         let ewma_reason = match (&s.ewma, s.ewma_verdict) {
@@ -353,43 +413,56 @@ async fn store_checks(ctx: &JobContext, all: &[SeriesChecks], as_of: NaiveDate) 
                 "EWMA of daily Brier crossed its upper limit on {}",
                 c.first_breach.map(|d| d.to_string()).unwrap_or_default()
             ),
-            (Some(_), _) => "EWMA of daily Brier within its limits in the recent window".to_string(),
+            (Some(_), _) => {
+                "EWMA of daily Brier within its limits in the recent window".to_string()
+            }
             (None, _) => "too few days for the EWMA reference".to_string(),
         };
-        let mut rows: Vec<(&str, Verdict, String, usize, usize, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, String)> = s
+        let mut rows: Vec<StoredCheck> = s
             .checks
             .iter()
-            .map(|c| {
-                (
-                    metric_name(c.metric),
-                    c.verdict,
-                    c.reason.clone(),
-                    c.n_baseline,
-                    c.n_recent,
-                    c.baseline_mean,
-                    c.recent_mean,
-                    c.effect,
-                    c.p_value,
-                    c.always_up_recent,
-                    serde_json::to_string(c).unwrap_or_default(),
-                )
+            .map(|c| StoredCheck {
+                metric: metric_name(c.metric),
+                verdict: c.verdict,
+                reason: c.reason.clone(),
+                n_baseline: c.n_baseline,
+                n_recent: c.n_recent,
+                baseline_mean: c.baseline_mean,
+                recent_mean: c.recent_mean,
+                effect: c.effect,
+                p_value: c.p_value,
+                always_up_recent: c.always_up_recent,
+                inputs: serde_json::to_string(c).unwrap_or_default(),
             })
             .collect();
         let last = s.ewma.as_ref().and_then(|c| c.points.last());
-        rows.push((
-            "ewma_brier",
-            s.ewma_verdict,
-            ewma_reason,
-            0,
-            s.ewma.as_ref().map_or(0, |c| c.points.len()),
-            s.ewma.as_ref().map(|c| c.mu0),
-            last.map(|p| p.ewma),
-            None,
-            None,
-            None,
-            serde_json::to_string(&s.ewma).unwrap_or_default(),
-        ));
-        for (metric, verdict, reason, nb, nr, bm, rm, effect, p, au, inputs) in rows {
+        rows.push(StoredCheck {
+            metric: "ewma_brier",
+            verdict: s.ewma_verdict,
+            reason: ewma_reason,
+            n_baseline: 0,
+            n_recent: s.ewma.as_ref().map_or(0, |c| c.points.len()),
+            baseline_mean: s.ewma.as_ref().map(|c| c.mu0),
+            recent_mean: last.map(|p| p.ewma),
+            effect: None,
+            p_value: None,
+            always_up_recent: None,
+            inputs: serde_json::to_string(&s.ewma).unwrap_or_default(),
+        });
+        for row in rows {
+            let StoredCheck {
+                metric,
+                verdict,
+                reason,
+                n_baseline: nb,
+                n_recent: nr,
+                baseline_mean: bm,
+                recent_mean: rm,
+                effect,
+                p_value: p,
+                always_up_recent: au,
+                inputs,
+            } = row;
             let verdict = match verdict {
                 Verdict::Ok => "ok",
                 Verdict::Regression => "regression",
@@ -460,13 +533,19 @@ fn render(
     let alerts: usize = all
         .iter()
         .map(|s| {
-            s.checks.iter().filter(|c| c.verdict == Verdict::Regression).count()
+            s.checks
+                .iter()
+                .filter(|c| c.verdict == Verdict::Regression)
+                .count()
                 + usize::from(s.ewma_verdict == Verdict::Regression)
         })
         .sum();
     if alerts > 0 {
         let _ = writeln!(md, "**{alerts} regression alert(s).**\n");
-        let _ = writeln!(html, "<p class=\"alert\"><strong>{alerts} regression alert(s).</strong></p>");
+        let _ = writeln!(
+            html,
+            "<p class=\"alert\"><strong>{alerts} regression alert(s).</strong></p>"
+        );
     } else if all.is_empty() {
         md.push_str("No scored predictions in the windows.\n");
         html.push_str("<p>No scored predictions in the windows.</p>\n");
@@ -476,8 +555,15 @@ fn render(
     }
     let mut table = Table {
         header: [
-            "series", "metric", "verdict", "baseline (n)", "recent (n)", "effect", "p",
-            "always-up (recent)", "why",
+            "series",
+            "metric",
+            "verdict",
+            "baseline (n)",
+            "recent (n)",
+            "effect",
+            "p",
+            "always-up (recent)",
+            "why",
         ]
         .map(String::from)
         .to_vec(),
@@ -514,7 +600,11 @@ fn render(
                     None => "EWMA within its limits".to_string(),
                 },
             ),
-            None => (None, None, "too few days for the EWMA reference".to_string()),
+            None => (
+                None,
+                None,
+                "too few days for the EWMA reference".to_string(),
+            ),
         };
         table.rows.push((
             s.ewma_verdict != Verdict::Regression,
@@ -547,20 +637,33 @@ fn render(
             let (Some(b), Some(r)) = (c.baseline, c.recent) else {
                 continue;
             };
-            let pick: Box<dyn Fn(&ItemRow) -> Option<f64>> = match c.metric {
-                Metric::HitRate => Box::new(|r: &ItemRow| r.hit.map(|h| if h { 1.0 } else { 0.0 })),
-                Metric::Brier => Box::new(|r: &ItemRow| Some(r.brier)),
-                Metric::LogLoss => Box::new(|r: &ItemRow| Some(r.log_loss)),
-                Metric::Winkler => Box::new(|r: &ItemRow| Some(r.winkler)),
+            let pick: fn(&ItemRow) -> Option<f64> = match c.metric {
+                Metric::HitRate => |r| r.hit.map(|h| if h { 1.0 } else { 0.0 }),
+                Metric::Brier => |r| Some(r.brier),
+                Metric::LogLoss => |r| Some(r.log_loss),
+                Metric::Winkler => |r| Some(r.winkler),
             };
             let daily = daily_means(rows, pick);
             let flat = |w: &regression::Window, m: Option<f64>| -> Vec<(NaiveDate, f64)> {
-                m.map(|m| vec![(w.start, m), (w.end, m)]).unwrap_or_default()
+                m.map(|m| vec![(w.start, m), (w.end, m)])
+                    .unwrap_or_default()
             };
             let mut series = vec![
-                Series { name: format!("daily {}", metric_name(c.metric)), points: daily, style: Style::Solid },
-                Series { name: "baseline mean".into(), points: flat(&b, c.baseline_mean), style: Style::Dashed },
-                Series { name: "recent mean".into(), points: flat(&r, c.recent_mean), style: Style::Dashed },
+                Series {
+                    name: format!("daily {}", metric_name(c.metric)),
+                    points: daily,
+                    style: Style::Solid,
+                },
+                Series {
+                    name: "baseline mean".into(),
+                    points: flat(&b, c.baseline_mean),
+                    style: Style::Dashed,
+                },
+                Series {
+                    name: "recent mean".into(),
+                    points: flat(&r, c.recent_mean),
+                    style: Style::Dashed,
+                },
             ];
             if let Some(a) = c.always_up_recent {
                 series.push(Series {
@@ -583,8 +686,16 @@ fn render(
                     series,
                     reference: None,
                     shades: vec![
-                        Shade { start: b.start, end: b.end, label: "baseline window".into() },
-                        Shade { start: r.start, end: r.end, label: "recent window".into() },
+                        Shade {
+                            start: b.start,
+                            end: b.end,
+                            label: "baseline window".into(),
+                        },
+                        Shade {
+                            start: r.start,
+                            end: r.end,
+                            label: "recent window".into(),
+                        },
                     ],
                     marker: Some((as_of, "check".into())),
                     y_range: None,
@@ -599,12 +710,14 @@ fn render(
             let rel = format!("regression_detect/{as_of}/{slug}.svg");
             reports.write_atomic(Path::new(&rel), svg.as_bytes())?;
             let _ = writeln!(md, "\n![{} {}]({rel})", s.label, metric_name(c.metric));
-            charts.push((rel, format!("{} — {}: {}", s.label, metric_name(c.metric), c.reason)));
+            charts.push((
+                rel,
+                format!("{} — {}: {}", s.label, metric_name(c.metric), c.reason),
+            ));
         }
     }
     Ok((md, html, charts))
 }
-
 
 async fn post_webhook(
     ctx: &JobContext,

@@ -21,7 +21,8 @@ const WARMUP: usize = 30;
 /// The model's hit rate drops from this session index on.
 const DROP_AT: usize = 150;
 
-const SCHEDULES: &str = "[jobs.ohlc_daily]\ncron = \"0 0 22 * * *\"\ntimezone = \"UTC\"\nretries = 0\n\n\
+const SCHEDULES: &str =
+    "[jobs.ohlc_daily]\ncron = \"0 0 22 * * *\"\ntimezone = \"UTC\"\nretries = 0\n\n\
 [jobs.evaluate]\ncron = \"0 0 12 * * *\"\ntimezone = \"UTC\"\nretries = 0\n\n\
 [jobs.performance_daily]\ncron = \"0 0 13 * * *\"\ntimezone = \"UTC\"\nretries = 0\n\n\
 [jobs.regression_detect]\ncron = \"0 0 14 * * *\"\ntimezone = \"UTC\"\nretries = 0\n";
@@ -85,7 +86,8 @@ async fn scalar_i64(storage: &tickerd::storage::Storage, sql: &str) -> i64 {
 /// Bars through `ohlc_daily`, models and predictions by SQL.
 async fn seed(p: &Project) {
     p.write_schedules(SCHEDULES);
-    let mut universe = String::from("exchange,code,name,currency,priority,active,aliases,symbols\n");
+    let mut universe =
+        String::from("exchange,code,name,currency,priority,active,aliases,symbols\n");
     for i in 1..=STOCKS {
         universe += &format!("XKRX,{i:06},Stock {i},KRW,1,true,,\n");
     }
@@ -100,7 +102,11 @@ async fn seed(p: &Project) {
     for (i, c) in all.iter().enumerate() {
         let mut text = String::from("date,open,high,low,close,volume\n");
         for (d, close) in days.iter().zip(c) {
-            text += &format!("{d},{close},{},{},{close},1000\n", close * 1.01, close * 0.99);
+            text += &format!(
+                "{d},{close},{},{},{close},1000\n",
+                close * 1.01,
+                close * 0.99
+            );
         }
         std::fs::write(p.path(&format!("bars/1d/XKRX/{:06}.csv", i + 1)), text).unwrap();
     }
@@ -126,7 +132,13 @@ async fn seed(p: &Project) {
         sqlx::query_as("SELECT id, code FROM stocks ORDER BY code").fetch_all(pool).await.unwrap());
     let mut model_ids = Vec::new();
     for name in ["planted", "short", "ab"] {
-        model_ids.push(scalar_i64(&storage, &format!("SELECT id FROM models WHERE name = '{name}'")).await);
+        model_ids.push(
+            scalar_i64(
+                &storage,
+                &format!("SELECT id FROM models WHERE name = '{name}'"),
+            )
+            .await,
+        );
     }
     let (planted, short, ab) = (model_ids[0], model_ids[1], model_ids[2]);
 
@@ -187,14 +199,24 @@ async fn pipeline(backend: Backend) {
     let out = p.run(&["run", "evaluate", "--slot", &slot(last, 12)]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let n_pred = scalar_i64(&storage, "SELECT COUNT(*) FROM predictions").await;
-    let n_eval = scalar_i64(&storage, "SELECT COUNT(*) FROM model_evaluations WHERE status = 'scored'").await;
-    assert_eq!(n_eval, n_pred, "all one-day predictions up to the last session matured");
+    let n_eval = scalar_i64(
+        &storage,
+        "SELECT COUNT(*) FROM model_evaluations WHERE status = 'scored'",
+    )
+    .await;
+    assert_eq!(
+        n_eval, n_pred,
+        "all one-day predictions up to the last session matured"
+    );
     let with_baselines = scalar_i64(
         &storage,
         "SELECT COUNT(*) FROM model_evaluations WHERE up_brier IS NOT NULL AND persist_brier IS NOT NULL AND rw_covered IS NOT NULL",
     )
     .await;
-    assert_eq!(with_baselines, n_eval, "30 sessions of warm-up give every item its baselines");
+    assert_eq!(
+        with_baselines, n_eval,
+        "30 sessions of warm-up give every item its baselines"
+    );
 
     // performance_daily: KPIs per (model, variant, horizon, day).
     let out = p.run(&["run", "performance_daily", "--slot", &slot(last, 13)]);
@@ -205,7 +227,11 @@ async fn pipeline(backend: Backend) {
          JOIN predictions p ON p.id = e.prediction_id) t",
     )
     .await;
-    let perf_rows = scalar_i64(&storage, "SELECT COUNT(*) FROM daily_performance WHERE n_scored > 0").await;
+    let perf_rows = scalar_i64(
+        &storage,
+        "SELECT COUNT(*) FROM daily_performance WHERE n_scored > 0",
+    )
+    .await;
     assert_eq!(perf_rows, series_days);
     // One day's hit rate and Brier, against the stored items.
     let day = days[DROP_AT + 5];
@@ -221,11 +247,16 @@ async fn pipeline(backend: Backend) {
     .unwrap();
     let stored_hit = scalar_f64(
         &storage,
-        &format!("SELECT hit_rate FROM daily_performance WHERE model_id = {planted} AND date = '{day}'"),
+        &format!(
+            "SELECT hit_rate FROM daily_performance WHERE model_id = {planted} AND date = '{day}'"
+        ),
     )
     .await
     .unwrap();
-    assert!((by_hand_hit - stored_hit).abs() < 1e-9, "{by_hand_hit} vs {stored_hit}");
+    assert!(
+        (by_hand_hit - stored_hit).abs() < 1e-9,
+        "{by_hand_hit} vs {stored_hit}"
+    );
     // The rolling 20-day hit rate on the last day: item-weighted over the
     // last 20 days that have items.
     let first20 = days[days.len() - 20];
@@ -247,7 +278,10 @@ async fn pipeline(backend: Backend) {
     )
     .await
     .unwrap();
-    assert!((by_hand_20 - stored_20).abs() < 1e-9, "{by_hand_20} vs {stored_20}");
+    assert!(
+        (by_hand_20 - stored_20).abs() < 1e-9,
+        "{by_hand_20} vs {stored_20}"
+    );
     assert!(stored_20 < 0.4, "the planted drop shows: {stored_20}");
     // A/B: B against control A, paired by day, with an interval.
     let ab_days = scalar_i64(
@@ -269,14 +303,26 @@ async fn pipeline(backend: Backend) {
         rows
     };
     let before = snapshot().await;
-    let out = p.run(&["run", "performance_daily", "--slot", &slot(last, 13), "--force"]);
+    let out = p.run(&[
+        "run",
+        "performance_daily",
+        "--slot",
+        &slot(last, 13),
+        "--force",
+    ]);
     assert!(out.status.success());
     assert_eq!(snapshot().await, before);
 
     // regression_detect before the drop: no alert, exit 0.
     let before_drop = days[DROP_AT - 1];
     let out = p.run(&["run", "regression_detect", "--slot", &slot(before_drop, 14)]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let verdict = |as_of: NaiveDate, model: &'static str, metric: &'static str| {
         let storage = &storage;
         async move {
@@ -287,23 +333,43 @@ async fn pipeline(backend: Backend) {
             v
         }
     };
-    assert_eq!(verdict(before_drop, "planted", "hit_rate").await.as_deref(), Some("ok"));
+    assert_eq!(
+        verdict(before_drop, "planted", "hit_rate").await.as_deref(),
+        Some("ok")
+    );
 
     // After the drop: a regression, exit status 3, the alert in the report.
     let out = p.run(&["run", "regression_detect", "--slot", &slot(last, 14)]);
-    assert_eq!(out.status.code(), Some(3), "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(verdict(last, "planted", "hit_rate").await.as_deref(), Some("regression"));
-    assert_eq!(verdict(last, "short", "hit_rate").await.as_deref(), Some("insufficient data"));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        verdict(last, "planted", "hit_rate").await.as_deref(),
+        Some("regression")
+    );
+    assert_eq!(
+        verdict(last, "short", "hit_rate").await.as_deref(),
+        Some("insufficient data")
+    );
     let inputs: String = tickerd::on_db!(&storage.db, pool => sqlx::query_scalar(
         "SELECT inputs FROM regression_checks WHERE verdict = 'regression' AND metric = 'hit_rate'")
         .fetch_one(pool).await.unwrap());
     let check: tickerd::eval::regression::Check = serde_json::from_str(&inputs).unwrap();
-    assert!(check.p_value.unwrap() < check.alpha_bonferroni, "replayable: {check:?}");
+    assert!(
+        check.p_value.unwrap() < check.alpha_bonferroni,
+        "replayable: {check:?}"
+    );
     assert!(check.recent.unwrap().start > days[DROP_AT - 1]);
 
     // The pages: linked from the index, every chart loads, no console errors.
     let index = std::fs::read_to_string(p.path("reports/index.html")).unwrap();
-    assert!(index.contains("href=\"performance.html\"") && index.contains("href=\"regression.html\""));
+    assert!(
+        index.contains("href=\"performance.html\"") && index.contains("href=\"regression.html\"")
+    );
     let regression = std::fs::read_to_string(p.path("reports/regression.html")).unwrap();
     assert!(regression.contains("regression alert"), "{regression}");
     assert!(regression.contains(".svg"), "an alert chart");
@@ -311,7 +377,11 @@ async fn pipeline(backend: Backend) {
         let r = render_in_chromium(&p.path(&format!("reports/{page}")), 1200, 1600).unwrap();
         assert_eq!((r.width, r.height), (1200, 1600), "{page}");
         assert_eq!(r.broken_images, 0, "{page}");
-        assert!(r.console_errors.is_empty(), "{page}: {:?}", r.console_errors);
+        assert!(
+            r.console_errors.is_empty(),
+            "{page}: {:?}",
+            r.console_errors
+        );
         assert!(r.distinct_colours > 8, "{page} renders content");
     }
     let svgs: Vec<_> = std::fs::read_dir(p.path(&format!("reports/performance_daily/{last}")))
