@@ -152,7 +152,20 @@ async fn seed(p: &Project) {
         for (s, (stock_id, _)) in ids.iter().enumerate() {
             let realized = (all[s][t + 1] / all[s][t] - 1.0) * 100.0;
             let truth = class(realized);
-            let mut push = |model_id: i64, exp: &str, variant: &str, q: f64, rng: &mut StdRng| {
+            let base = all[s][t];
+            // 'ab' predictions up to 10 sessions before the end carry price
+            // levels (the original's target/support family): +2% / −2%.
+            let levels = if t + 10 < days.len() {
+                format!("{base}, {}, {}", base * 1.02, base * 0.98)
+            } else {
+                "NULL, NULL, NULL".to_string()
+            };
+            let mut push = |model_id: i64,
+                            exp: &str,
+                            variant: &str,
+                            q: f64,
+                            levels: &str,
+                            rng: &mut StdRng| {
                 let call = if rng.random::<f64>() < q {
                     truth
                 } else {
@@ -163,23 +176,25 @@ async fn seed(p: &Project) {
                 let er = [1.0, 0.0, -1.0][call];
                 let as_of = days[t];
                 values.push(format!(
-                    "({stock_id}, {model_id}, {exp}, '{variant}', 1, '{as_of}T07:00:00Z', '{as_of}', 'ok', {}, {}, {}, {er}, {}, {}, 0.8, '{as_of}T07:00:00Z')",
+                    "({stock_id}, {model_id}, {exp}, '{variant}', 1, '{as_of}T07:00:00Z', '{as_of}', 'ok', {}, {}, {}, {er}, {}, {}, 0.8, {levels}, '{as_of}T07:00:00Z')",
                     probs[0], probs[1], probs[2], er - 2.0, er + 2.0
                 ));
             };
             let q = if t >= DROP_AT { 0.30 } else { 0.62 };
-            push(planted, "NULL", "", q, &mut rng);
+            let none = "NULL, NULL, NULL";
+            push(planted, "NULL", "", q, none, &mut rng);
             if t + 11 >= days.len() {
-                push(short, "NULL", "", 0.6, &mut rng);
+                push(short, "NULL", "", 0.6, none, &mut rng);
             }
             let (variant, q) = if s % 2 == 0 { ("A", 0.5) } else { ("B", 0.55) };
-            push(ab, "'exp'", variant, q, &mut rng);
+            push(ab, "'exp'", variant, q, &levels, &mut rng);
         }
     }
     for chunk in values.chunks(500) {
         let sql = format!(
             "INSERT INTO predictions (stock_id, model_id, experiment, variant, horizon_days, as_of, as_of_date,
-                 status, p_up, p_flat, p_down, expected_return, band_low, band_high, coverage, created_at)
+                 status, p_up, p_flat, p_down, expected_return, band_low, band_high, coverage,
+                 base_price, price_target, support, created_at)
              VALUES {}",
             chunk.join(", ")
         );
