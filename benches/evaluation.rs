@@ -96,19 +96,19 @@ fn main() -> anyhow::Result<()> {
     md.push_str("\nAll three engines' checksums (sums of n, hit rate, Brier, ECE, IC, Rank IC, hit_rate_20, brier_60 over the output rows) agree to 1e-6.\n");
 
     if !skip_jobs {
-        md.push_str("\n### Whole jobs on the embedded SQLite database (child processes)\n\n| predictions | evaluate | rows/s | peak RSS | performance_daily | rows/s | peak RSS |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.push_str("\n### Whole jobs on the embedded SQLite database (child processes)\n\n| predictions | job | wall | rows/s | peak RSS | where the time went |\n|---:|---|---:|---:|---:|---|\n");
         for &n in &rows {
             let (eval, perf) = jobs(n)?;
-            let _ = writeln!(
-                md,
-                "| {n} | {:.1} s | {:.0} | {:.0} MiB | {:.1} s | {:.0} | {:.0} MiB |",
-                eval.0,
-                n as f64 / eval.0,
-                eval.1,
-                perf.0,
-                n as f64 / perf.0,
-                perf.1
-            );
+            for (name, j) in [("evaluate", &eval), ("performance_daily", &perf)] {
+                let _ = writeln!(
+                    md,
+                    "| {n} | {name} | {:.1} s | {:.0} | {:.0} MiB | {} |",
+                    j.secs,
+                    n as f64 / j.secs,
+                    j.peak_mib,
+                    j.phases
+                );
+            }
             eprintln!("jobs {n}: evaluate {eval:?} performance_daily {perf:?}");
         }
     }
@@ -252,9 +252,17 @@ fn weekdays(n: usize) -> Vec<NaiveDate> {
     out
 }
 
+/// One timed child run.
+#[derive(Debug)]
+struct Job {
+    secs: f64,
+    peak_mib: f64,
+    phases: String,
+}
+
 /// Seeds a SQLite project with `n` predictions and runs the two jobs;
 /// returns (seconds, peak MiB) for each.
-fn jobs(n: usize) -> anyhow::Result<((f64, f64), (f64, f64))> {
+fn jobs(n: usize) -> anyhow::Result<(Job, Job)> {
     let dir = tempfile::tempdir()?;
     let d = dir.path();
     std::fs::create_dir_all(d.join("jobs/calendars"))?;
@@ -300,12 +308,39 @@ fn jobs(n: usize) -> anyhow::Result<((f64, f64), (f64, f64))> {
         .build()?;
     rt.block_on(seed(d, &days, models, n))?;
     let last = days[days.len() - 1];
-    let timed = |job: &str, hour: u32| -> anyhow::Result<(f64, f64)> {
+    let timed = |job: &str, hour: u32| -> anyhow::Result<Job> {
         let slot = format!("{last}T{hour:02}:00:00Z");
         let t = Instant::now();
         let (status, maxrss_kb) = spawn_measured(tickerd(&["run", job, "--slot", &slot]))?;
         anyhow::ensure!(status == 0, "{job} exited {status}");
-        Ok((t.elapsed().as_secs_f64(), maxrss_kb as f64 / 1024.0))
+        let secs = t.elapsed().as_secs_f64();
+        // The run report's phase timings (ms_*).
+        let report = d.join(format!("reports/{job}/{last}/{hour:02}0000.000Z.json"));
+        let v: Value = serde_json::from_slice(
+            &std::fs::read(&report).with_context(|| report.display().to_string())?,
+        )?;
+        let ms = |k: &str| v["counts"][k].as_f64().unwrap_or(0.0) / 1000.0;
+        let phases = if job == "evaluate" {
+            format!(
+                "read {:.1} s · score {:.1} s · write {:.1} s",
+                ms("ms_read"),
+                ms("ms_score"),
+                ms("ms_write")
+            )
+        } else {
+            format!(
+                "read {:.1} s · Polars {:.2} s · write {:.1} s · report {:.1} s",
+                ms("ms_read"),
+                ms("ms_kpis"),
+                ms("ms_write"),
+                ms("ms_report")
+            )
+        };
+        Ok(Job {
+            secs,
+            peak_mib: maxrss_kb as f64 / 1024.0,
+            phases,
+        })
     };
     let eval = timed("evaluate", 18)?;
     let perf = timed("performance_daily", 19)?;

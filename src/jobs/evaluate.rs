@@ -89,6 +89,13 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let mut rows: Vec<EvalRow> = Vec::new();
     let mut written = 0u64;
     let mut candidates = 0usize;
+    // Where the time goes (reported in ms): reading, scoring, writing.
+    let (mut read, mut score, mut write) = (Duration::zero(), Duration::zero(), Duration::zero());
+    let lap = |since: &mut std::time::Instant, acc: &mut Duration| {
+        *acc += Duration::from_std(since.elapsed()).unwrap_or_default();
+        *since = std::time::Instant::now();
+    };
+    let mut clock = std::time::Instant::now();
     for stock_id in stocks_with_due(ctx).await? {
         if ctx.cancel.is_cancelled() {
             // What is written stays written; the rest is picked up next run.
@@ -128,19 +135,26 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         let max_h = items.iter().map(|(d, _)| d.horizon).max().unwrap_or(1);
         let back = ((LOOKBACK_SESSIONS + max_h) as i64 * 7) / 5 + 14;
         let bars = daily_bars(ctx, stock_id, from - Duration::days(back), to).await?;
+        lap(&mut clock, &mut read);
         for (d, plan) in &items {
             if let Some(row) = evaluate_one(d, plan, &bars, flat_band, &mut out) {
                 rows.push(row);
             }
         }
+        lap(&mut clock, &mut score);
         if rows.len() >= INSERT_CHUNK {
             written += insert_many(ctx, &rows).await?;
             rows.clear();
+            lap(&mut clock, &mut write);
         }
     }
     out.count("candidates", candidates as i64);
     written += insert_many(ctx, &rows).await?;
+    lap(&mut clock, &mut write);
     out.count("written", written as i64);
+    out.count("ms_read", read.num_milliseconds());
+    out.count("ms_score", score.num_milliseconds());
+    out.count("ms_write", write.num_milliseconds());
     let c = |k: &str| out.counts.get(k).copied().unwrap_or(0);
     out.markdown = format!(
         "## Evaluation\n\n{} candidates: {} scored, {} unscorable, {} not matured, {} waiting for bars.\n\

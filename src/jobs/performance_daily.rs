@@ -81,12 +81,20 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let mut out = Outcome::default();
     let storage = &ctx.storage;
 
+    // Phase timings (ms) go into the report: where the time goes (reading,
+    // Polars, writing) is what tells a slow run's cause.
+    let mut clock = std::time::Instant::now();
+    let mut lap = |out: &mut Outcome, phase: &str| {
+        out.count(phase, clock.elapsed().as_millis() as i64);
+        clock = std::time::Instant::now();
+    };
     let dirty = store::dirty_days(storage).await?;
     out.count("days_recomputed", dirty.len() as i64);
     let mut variants = VariantIds::default();
     let items = store::load_items(storage, &dirty, &mut variants).await?;
     out.count("items", items.len() as i64);
     let counts = store::counts(storage, &dirty).await?;
+    lap(&mut out, "ms_read");
     let kpis = if items.is_empty() {
         Vec::new()
     } else {
@@ -97,6 +105,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
             .map_err(anyhow::Error::from)?;
         frame_to_rows(&daily, &variants)?
     };
+    lap(&mut out, "ms_kpis");
     let rows = merge_counts(kpis, &counts);
     store::upsert_daily(storage, &rows, ctx.run_id).await?;
     out.count("daily_rows", rows.len() as i64);
@@ -105,12 +114,14 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let history = rolling(storage, &series, &dirty, &cfg.windows).await?;
     store::upsert_history(storage, &history).await?;
     out.count("history_rows", history.len() as i64);
+    lap(&mut out, "ms_write");
 
     let today = report_day(ctx, &cfg);
     let ab = ab_comparisons(ctx, &cfg, today).await?;
     out.count("ab_comparisons", ab.len() as i64);
 
     let page = render(ctx, &cfg, today, &ab).await?;
+    lap(&mut out, "ms_report");
     out.markdown = page.markdown;
     out.details = serde_json::json!({ "ab": ab, "charts": page.charts });
     Ok(out)
