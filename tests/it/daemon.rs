@@ -2,7 +2,7 @@
 //! restart, catch-up after downtime, reload on SIGHUP, SQLite's single
 //! daemon rule and triggers.
 
-use crate::support::{eventually, signal, wait_exit, Backend, Project};
+use crate::support::{eventually, eventually_or_show, signal, wait_exit, Backend, Project};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -235,10 +235,17 @@ async fn sighup_with_a_broken_schedule_keeps_the_old_one_running() {
             .filter(|r| r.status == "succeeded")
             .count()
     };
-    eventually(StdDuration::from_secs(60), "scheduled runs", || {
-        let l = l.clone();
-        async move { (count(l).await >= 2).then_some(()) }
-    })
+    // This wait timed out once in a loaded full-suite run (session 2): on
+    // a timeout the daemon's log is in the failure message.
+    eventually_or_show(
+        StdDuration::from_secs(60),
+        "scheduled runs",
+        || p.log("d.log"),
+        || {
+            let l = l.clone();
+            async move { (count(l).await >= 2).then_some(()) }
+        },
+    )
     .await;
     p.write_schedules("[jobs.canary]\ncron = \"* * * * * * *\"\nmystery = 1\n");
     signal(&d, libc::SIGHUP);
@@ -258,9 +265,10 @@ async fn sighup_with_a_broken_schedule_keeps_the_old_one_running() {
         "{log}"
     );
     let before = count(l.clone()).await;
-    eventually(
+    eventually_or_show(
         StdDuration::from_secs(60),
         "the old schedule to keep firing",
+        || p.log("d.log"),
         || {
             let l = l.clone();
             async move { (count(l).await >= before + 2).then_some(()) }

@@ -187,7 +187,23 @@ pub fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::proce
 
 /// Polls `check` until it returns Some, failing after `limit`. This waits
 /// for a condition (a run recorded, a log line), it does not paper over one.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    eventually_or_show(limit, what, String::new, check).await
+}
+
+/// [`eventually`], and on timeout the failure shows `evidence()` (a
+/// daemon's log, say), so a rare timeout in CI can be diagnosed from the
+/// failure alone.
+pub async fn eventually_or_show<T, F, Fut>(
+    limit: Duration,
+    what: &str,
+    evidence: impl Fn() -> String,
+    mut check: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -198,7 +214,7 @@ where
             return v;
         }
         if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {limit:?} waiting for: {what}");
+            panic!("timed out after {limit:?} waiting for: {what}\n{}", evidence());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
