@@ -16,6 +16,7 @@ pub mod news;
 pub mod predict;
 pub mod reports;
 pub mod runner;
+pub mod sample;
 pub mod schedule;
 pub mod settings;
 pub mod storage;

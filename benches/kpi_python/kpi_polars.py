@@ -17,6 +17,7 @@ import sys
 import numpy as np
 import polars as pl
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
     ECE_BINS, ECE_MIN_N_FIXED, KEYS, OUTPUT_COLS, SERIES_KEYS, WINDOWS,

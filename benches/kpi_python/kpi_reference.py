@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
     KEYS, OUTPUT_COLS, WINDOWS, checksum_from_arrays, load_columns, write_result,

@@ -4,6 +4,7 @@
 mod admin;
 mod inspect;
 mod ops;
+mod sample;
 mod vectors;
 
 use crate::cache::Cache;
@@ -133,6 +134,11 @@ pub enum Command {
         #[command(subcommand)]
         command: VectorsCommand,
     },
+    /// The offline sample market (invented stocks, bars and news with a planted signal).
+    Sample {
+        #[command(subcommand)]
+        command: SampleCommand,
+    },
     /// Check schedules.toml, calendars, jobs/*.toml and settings; report every problem.
     Validate,
     /// Apply pending database migrations.
@@ -154,6 +160,20 @@ pub enum NewsCommand {
         /// Articles published on or after this day (UTC).
         #[arg(long, value_name = "DATE")]
         since: NaiveDate,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SampleCommand {
+    /// Write a deterministic sample market (universe, daily and minute bars,
+    /// news feeds and list pages) with a planted news effect into a folder.
+    Generate {
+        /// Same seed, same bytes.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output folder (relative paths are relative to where tickerd runs).
+        #[arg(long, value_name = "PATH", default_value = "data/sample")]
+        out: PathBuf,
     },
 }
 
@@ -283,6 +303,7 @@ pub async fn main() -> ExitCode {
         Command::Stocks { command } => inspect::stocks(&cli, command).await,
         Command::News { command } => ops::news(&cli, command).await,
         Command::Vectors { command } => vectors::run(&cli, command).await,
+        Command::Sample { command } => sample::run(&cli, command),
         Command::Validate => admin::validate(&cli),
         Command::Migrate => admin::migrate(&cli).await,
         Command::Doctor => admin::doctor(&cli).await,
