@@ -15,7 +15,8 @@
 //!
 //! `cargo bench --bench evaluation`. Environment: `EVAL_BENCH_ROWS`
 //! (default `1000000,10000000`), `EVAL_BENCH_SKIP_JOBS=1`,
-//! `EVAL_BENCH_SKIP_PYTHON=1`, `EVAL_BENCH_SKIP_KPIS=1`. Needs `bash benches/kpi_python/setup.sh`
+//! `EVAL_BENCH_SKIP_PYTHON=1`, `EVAL_BENCH_SKIP_KPIS=1`, `EVAL_BENCH_JOB_ROWS`
+//! (sizes of the whole-job part; default the same as `EVAL_BENCH_ROWS`). Needs `bash benches/kpi_python/setup.sh`
 //! (run here when `.venv-bench` is missing). Prints Markdown and writes it to
 //! `target/bench-evaluation.md`.
 
@@ -39,6 +40,14 @@ fn main() -> anyhow::Result<()> {
         .map(|s| s.trim().parse().context("EVAL_BENCH_ROWS"))
         .collect::<anyhow::Result<_>>()?;
     let skip_jobs = std::env::var("EVAL_BENCH_SKIP_JOBS").is_ok();
+    // The whole-job part can run on other sizes (it seeds a database).
+    let job_rows: Vec<usize> = match std::env::var("EVAL_BENCH_JOB_ROWS") {
+        Ok(v) => v
+            .split(',')
+            .map(|s| s.trim().parse().context("EVAL_BENCH_JOB_ROWS"))
+            .collect::<anyhow::Result<_>>()?,
+        Err(_) => rows.clone(),
+    };
     let skip_python = std::env::var("EVAL_BENCH_SKIP_PYTHON").is_ok();
     let skip_kpis = std::env::var("EVAL_BENCH_SKIP_KPIS").is_ok();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -97,7 +106,7 @@ fn main() -> anyhow::Result<()> {
 
     if !skip_jobs {
         md.push_str("\n### Whole jobs on the embedded SQLite database (child processes)\n\n| predictions | job | wall | rows/s | peak RSS | where the time went |\n|---:|---|---:|---:|---:|---|\n");
-        for &n in &rows {
+        for &n in &job_rows {
             let (eval, perf) = jobs(n)?;
             for (name, j) in [("evaluate", &eval), ("performance_daily", &perf)] {
                 let _ = writeln!(

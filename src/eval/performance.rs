@@ -114,40 +114,80 @@ fn nan_to_null(e: Expr) -> Expr {
     when(e.clone().is_nan()).then(lit(NULL)).otherwise(e)
 }
 
-/// The ECE bin of each item: equal-width on `p_up` for groups of at least
-/// `ECE_EQUAL_COUNT_BELOW` items, else equal-count over the group's items in
-/// `p_up` order (ties in input order), larger bins first — `metrics::ece`.
-fn ece_bin() -> PolarsResult<Expr> {
+/// Per group, `Σ_bins |Σ p_up − Σ is_up|` over the bins `bin` assigns
+/// (ECE × n, divided by n by the caller).
+fn ece_numerator(rows: LazyFrame, bin: Expr, name: &str) -> LazyFrame {
+    let mut by = keys();
+    by.push(col("ece_bin"));
+    rows.with_column(bin.alias("ece_bin"))
+        .group_by(by)
+        .agg([(col("p_up").sum() - col("is_up").sum()).alias("d")])
+        .group_by(keys())
+        .agg([col("d").abs().sum().alias(name)])
+}
+
+/// ECE numerators of every group: equal-width bins over all rows, and
+/// equal-count bins (items in `p_up` order, ties in input order, larger
+/// bins first — `metrics::ece`) over the rows of groups under
+/// `ECE_EQUAL_COUNT_BELOW` items only. Ranking only the small groups'
+/// rows matters: a windowed rank over every row was most of the time at
+/// 10M rows (41 s against 2.2 s at 1M).
+fn ece_parts(items: &LazyFrame, small_keys: LazyFrame) -> PolarsResult<(LazyFrame, LazyFrame)> {
     let bins = ECE_BINS as i64;
-    let n = len().over(keys())?.cast(DataType::Int64);
+    let rows = items.clone().select([
+        col("model_id"),
+        col("variant_id"),
+        col("horizon"),
+        col("day"),
+        col("p_up"),
+        col("is_up"),
+    ]);
     let width_bin = (col("p_up") * lit(ECE_BINS as f64))
         .floor()
         .cast(DataType::Int64)
         .clip(lit(0i64), lit(bins - 1));
-    let pos = col("p_up")
-        .rank(
-            RankOptions {
-                method: RankMethod::Ordinal,
-                descending: false,
+    let fixed = ece_numerator(rows.clone(), width_bin, "ece_fixed");
+
+    // Inner join with the few small groups' keys keeps their rows only
+    // (in input order: the join keeps the left side's order).
+    let small_rows = rows
+        .join(
+            small_keys,
+            keys(),
+            keys(),
+            JoinArgs {
+                maintain_order: MaintainOrderJoin::Left,
+                ..JoinArgs::new(JoinType::Inner)
             },
-            None,
         )
-        .over(keys())?
-        .cast(DataType::Int64)
-        - lit(1i64);
-    let k = when(n.clone().lt(lit(bins)))
-        .then(n.clone())
-        .otherwise(lit(bins));
-    let q = n.clone().floor_div(k.clone());
-    let rem = n.clone() - q.clone() * k;
-    let big = rem.clone() * (q.clone() + lit(1i64));
-    let count_bin = when(pos.clone().lt(big.clone()))
-        .then(pos.clone().floor_div(q.clone() + lit(1i64)))
-        .otherwise(rem + (pos - big).floor_div(q));
-    Ok(when(n.gt_eq(lit(ECE_EQUAL_COUNT_BELOW as i64)))
-        .then(width_bin)
-        .otherwise(count_bin)
-        .alias("ece_bin"))
+        .with_columns([
+            (col("p_up")
+                .rank(
+                    RankOptions {
+                        method: RankMethod::Ordinal,
+                        descending: false,
+                    },
+                    None,
+                )
+                .over(keys())?
+                .cast(DataType::Int64)
+                - lit(1i64))
+            .alias("pos"),
+            when(col("n_small").lt(lit(bins)))
+                .then(col("n_small"))
+                .otherwise(lit(bins))
+                .alias("k"),
+        ])
+        .with_columns([
+            col("n_small").floor_div(col("k")).alias("q"),
+            (col("n_small") - col("n_small").floor_div(col("k")) * col("k")).alias("r"),
+        ]);
+    let head = col("r") * (col("q") + lit(1i64));
+    let count_bin = when(col("pos").lt(head.clone()))
+        .then(col("pos").floor_div(col("q") + lit(1i64)))
+        .otherwise(col("r") + (col("pos") - head).floor_div(col("q")));
+    let small = ece_numerator(small_rows, count_bin, "ece_small");
+    Ok((fixed, small))
 }
 
 /// One KPI row per (model, variant, horizon, day), sorted by those keys.
@@ -159,26 +199,14 @@ pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
         descending: false,
     };
     let items = items.lazy();
-    let main = items.clone().group_by(keys()).agg([
+    let sums = [
+        "brier", "log_loss", "covered", "nominal", "width", "winkler", "up_hit", "up_brier",
+    ];
+    let mut aggs = vec![
         len().cast(DataType::Float64).alias("n"),
         col("hit").count().cast(DataType::Float64).alias("n_called"),
-        col("hit").mean().alias("hit_rate"),
         col("hit").sum().alias("hit_sum"),
-        col("brier").mean().alias("mean_brier"),
-        col("brier").sum().alias("brier_sum"),
-        col("log_loss").mean().alias("mean_log_loss"),
-        col("log_loss").sum().alias("log_loss_sum"),
-        col("covered").mean().alias("picp"),
-        col("covered").sum().alias("covered_sum"),
-        col("nominal").mean().alias("nominal"),
-        col("width").mean().alias("mean_width"),
-        col("winkler").mean().alias("mean_winkler"),
-        col("winkler").sum().alias("winkler_sum"),
-        col("up_hit").mean().alias("up_hit_rate"),
-        col("up_hit").sum().alias("up_hit_sum"),
         col("up_hit").count().cast(DataType::Float64).alias("up_n"),
-        col("up_brier").mean().alias("up_brier"),
-        col("up_brier").sum().alias("up_brier_sum"),
         col("persist_hit").mean().alias("persist_hit_rate"),
         col("persist_brier").mean().alias("persist_brier"),
         col("rw_covered").mean().alias("rw_picp"),
@@ -197,32 +225,45 @@ pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
         col("target_achieved").mean().alias("target_hit_rate"),
         col("support_breached").mean().alias("support_breach_rate"),
         col("final_score").mean().alias("mean_final_score"),
-    ]);
-    let ece = items
+    ];
+    aggs.extend(sums.iter().map(|c| col(*c).sum().alias(format!("{c}_sum"))));
+    // One grouped pass; everything after it works on one row per group.
+    let main = items.clone().group_by(keys()).agg(aggs).cache();
+    let small_keys = main
+        .clone()
+        .filter(col("n").lt(lit(ECE_EQUAL_COUNT_BELOW as f64)))
         .select([
             col("model_id"),
             col("variant_id"),
             col("horizon"),
             col("day"),
-            col("p_up"),
-            col("is_up"),
-            ece_bin()?,
+            col("n").cast(DataType::Int64).alias("n_small"),
+        ]);
+    let (fixed, small) = ece_parts(&items, small_keys)?;
+    let left = || JoinArgs::new(JoinType::Left);
+    let ratio = |num: &str, den: &str| {
+        when(col(den).gt(lit(0.0)))
+            .then(col(num) / col(den))
+            .otherwise(lit(NULL))
+    };
+    main.join(fixed, keys(), keys(), left())
+        .join(small, keys(), keys(), left())
+        .with_columns([
+            ratio("hit_sum", "n_called").alias("hit_rate"),
+            ratio("brier_sum", "n").alias("mean_brier"),
+            ratio("log_loss_sum", "n").alias("mean_log_loss"),
+            ratio("covered_sum", "n").alias("picp"),
+            ratio("nominal_sum", "n").alias("nominal"),
+            ratio("width_sum", "n").alias("mean_width"),
+            ratio("winkler_sum", "n").alias("mean_winkler"),
+            ratio("up_hit_sum", "up_n").alias("up_hit_rate"),
+            ratio("up_brier_sum", "up_n").alias("up_brier"),
+            (when(col("n").lt(lit(ECE_EQUAL_COUNT_BELOW as f64)))
+                .then(col("ece_small"))
+                .otherwise(col("ece_fixed"))
+                / col("n"))
+            .alias("ece"),
         ])
-        .group_by([
-            col("model_id"),
-            col("variant_id"),
-            col("horizon"),
-            col("day"),
-            col("ece_bin"),
-        ])
-        .agg([
-            len().cast(DataType::Float64).alias("nb"),
-            col("p_up").mean().alias("mp"),
-            col("is_up").mean().alias("mo"),
-        ])
-        .group_by(keys())
-        .agg([((col("nb") * (col("mp") - col("mo")).abs()).sum() / col("nb").sum()).alias("ece")]);
-    main.join(ece, keys(), keys(), JoinArgs::new(JoinType::Left))
         .with_column(
             // Skill against always-up on the same items; undefined when its
             // Brier is 0 (nothing left to be skilful about) or unknown.

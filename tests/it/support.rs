@@ -214,7 +214,10 @@ where
             return v;
         }
         if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {limit:?} waiting for: {what}\n{}", evidence());
+            panic!(
+                "timed out after {limit:?} waiting for: {what}\n{}",
+                evidence()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
