@@ -107,6 +107,15 @@ impl Storage {
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        // PostgreSQL migrations take an advisory lock; SQLite's do not, so
+        // two processes starting on one fresh file (a daemon and a `tickerd
+        // run`) both saw a migration pending and the second failed with
+        // "table already exists". An exclusive lock file serialises them;
+        // the second then finds nothing pending.
+        let _guard = match &self.sqlite_path {
+            Some(path) => Some(migration_lock(path).await?),
+            None => None,
+        };
         match &self.db {
             Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
@@ -164,4 +173,30 @@ pub fn placeholders(n: usize, first: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Waits for an exclusive `flock` on `DB.migrate-lock`; released when the
+/// returned file is dropped.
+async fn migration_lock(db: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let mut name = db.as_os_str().to_owned();
+    name.push(".migrate-lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    tokio::task::spawn_blocking(move || {
+        // SAFETY: the descriptor is valid for the file's lifetime.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if r == 0 {
+            Ok(file)
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    })
+    .await?
+    .with_context(|| format!("locking {}", path.display()))
 }

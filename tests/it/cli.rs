@@ -265,3 +265,26 @@ async fn secrets_never_reach_messages() {
     let help = p.run(&["--help"]);
     assert!(!stdout(&help).contains(secret));
 }
+
+/// Several processes starting on one fresh SQLite file (a daemon and a
+/// `tickerd run`, say) all migrate it: before the migration lock, the
+/// second failed with "table news already exists" (seen in CI as a daemon
+/// that never started).
+#[tokio::test]
+async fn concurrent_first_starts_on_one_sqlite_file_all_migrate() {
+    let p = Project::new(Backend::Sqlite).await;
+    // All four are started before any is waited for.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            p.cmd(&["migrate"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
