@@ -139,6 +139,22 @@ const DASH: (u32, u32) = (8, 5);
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
+impl LineChart {
+    /// A chart of `series` with no reference line, shading, marker or fixed
+    /// y range (set those fields after, as needed).
+    pub fn new(title: impl Into<String>, y_label: impl Into<String>, series: Vec<Series>) -> Self {
+        LineChart {
+            title: title.into(),
+            y_label: y_label.into(),
+            series,
+            reference: None,
+            shades: Vec::new(),
+            marker: None,
+            y_range: None,
+        }
+    }
+}
+
 /// Renders a dated line chart; see [`LineChart`].
 pub fn line_chart_svg(chart: &LineChart, width: u32, height: u32) -> Result<String, ChartError> {
     check_size(width, height)?;

@@ -136,6 +136,17 @@ pub enum Verdict {
     InsufficientData,
 }
 
+impl Verdict {
+    /// As stored in `regression_checks.verdict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Regression => "regression",
+            Verdict::InsufficientData => "insufficient data",
+        }
+    }
+}
+
 /// Inclusive date range of a window, in trading days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {

@@ -74,6 +74,21 @@ pub struct SeriesKey {
     pub horizon: i32,
 }
 
+impl SeriesKey {
+    /// How reports name the series: `model 5d` or `model/variant 5d`.
+    pub fn label(&self, model_names: &HashMap<i64, String>) -> String {
+        let m = model_names
+            .get(&self.model_id)
+            .cloned()
+            .unwrap_or_else(|| format!("model {}", self.model_id));
+        if self.variant.is_empty() {
+            format!("{m} {}d", self.horizon)
+        } else {
+            format!("{m}/{} {}d", self.variant, self.horizon)
+        }
+    }
+}
+
 /// Scored items that matured on `days` (one query over their range).
 pub async fn load_items(
     storage: &Storage,

@@ -502,17 +502,7 @@ async fn render(
     let since = today - Duration::days(cfg.chart_days);
     let names = store::model_names(storage).await?;
     let latest = latest_rows(storage).await?;
-    let label = |k: &SeriesKey| {
-        let m = names
-            .get(&k.model_id)
-            .cloned()
-            .unwrap_or_else(|| format!("model {}", k.model_id));
-        if k.variant.is_empty() {
-            format!("{m} {}d", k.horizon)
-        } else {
-            format!("{m}/{} {}d", k.variant, k.horizon)
-        }
-    };
+    let label = |k: &SeriesKey| k.label(&names);
     let w = *cfg.windows.first().expect("validated non-empty");
     let reports = Reports::new(&ctx.settings.reports_dir);
     let dir = format!("performance_daily/{today}");
@@ -572,15 +562,11 @@ async fn render(
     let hit_svg = write(
         "hit_rate",
         charts::line_chart_svg(
-            &LineChart {
-                title: format!("Hit rate, rolling {w} days (dashed: always-up on the same items)"),
-                y_label: "hit rate".into(),
-                series: hit,
-                reference: None,
-                shades: Vec::new(),
-                marker: None,
-                y_range: None,
-            },
+            &LineChart::new(
+                format!("Hit rate, rolling {w} days (dashed: always-up on the same items)"),
+                "hit rate",
+                hit,
+            ),
             W,
             H,
         )
@@ -589,17 +575,11 @@ async fn render(
     let brier_svg = write(
         "brier",
         charts::line_chart_svg(
-            &LineChart {
-                title: format!(
-                    "Brier score, rolling {w} days (lower is better; dashed: always-up)"
-                ),
-                y_label: "Brier".into(),
-                series: brier,
-                reference: None,
-                shades: Vec::new(),
-                marker: None,
-                y_range: None,
-            },
+            &LineChart::new(
+                format!("Brier score, rolling {w} days (lower is better; dashed: always-up)"),
+                "Brier",
+                brier,
+            ),
             W,
             H,
         )
@@ -609,13 +589,13 @@ async fn render(
         "coverage",
         charts::line_chart_svg(
             &LineChart {
-                title: format!("Band coverage, rolling {w} days, against nominal"),
-                y_label: "share of bands covering".into(),
-                series: coverage,
                 reference: nominal.map(|n| (format!("nominal {:.0}%", n * 100.0), n)),
-                shades: Vec::new(),
-                marker: None,
                 y_range: Some((0.0, 1.0)),
+                ..LineChart::new(
+                    format!("Band coverage, rolling {w} days, against nominal"),
+                    "share of bands covering",
+                    coverage,
+                )
             },
             W,
             H,

@@ -171,11 +171,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
             .get(&key.model_id)
             .cloned()
             .unwrap_or_else(|| key.model_id.to_string());
-        let label = if key.variant.is_empty() {
-            format!("{model} {}d", key.horizon)
-        } else {
-            format!("{model}/{} {}d", key.variant, key.horizon)
-        };
+        let label = key.label(&names);
         let histories: Vec<MetricHistory> = cfg
             .metrics
             .iter()
@@ -463,11 +459,7 @@ async fn store_checks(
                 always_up_recent: au,
                 inputs,
             } = row;
-            let verdict = match verdict {
-                Verdict::Ok => "ok",
-                Verdict::Regression => "regression",
-                Verdict::InsufficientData => "insufficient data",
-            };
+            let verdict = verdict.as_str();
             on_db!(&ctx.storage.db, pool => {
                 sqlx::query(
                     "INSERT INTO regression_checks (model_id, variant, horizon_days, metric, as_of, verdict,
@@ -569,10 +561,10 @@ fn render(
         .to_vec(),
         rows: Vec::new(),
     };
+    // Upper case so an alert stands out in the table.
     let verdict_text = |v: Verdict| match v {
-        Verdict::Ok => "ok",
         Verdict::Regression => "REGRESSION",
-        Verdict::InsufficientData => "insufficient data",
+        other => other.as_str(),
     };
     for s in all {
         for c in &s.checks {
