@@ -357,21 +357,30 @@ fn jobs(n: usize) -> anyhow::Result<(Job, Job)> {
 }
 
 /// Runs a child and returns its exit code and peak RSS (KiB).
+///
+/// The peak is the child's `VmHWM`, polled every 10 ms while it runs.
+/// `wait4`'s `ru_maxrss` cannot be used: Linux carries a process's high
+/// water mark across `exec`, so a child forked from this bench (which has
+/// just held 10M items in memory) reported the bench's own peak.
 fn spawn_measured(mut cmd: Command) -> anyhow::Result<(i32, i64)> {
-    let child = cmd.spawn()?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data, zero is a valid value; wait4 writes it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child, the pointers are valid for the call.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    anyhow::ensure!(r == pid, "wait4 failed");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    Ok((code, usage.ru_maxrss))
+    let mut child = cmd.spawn()?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0i64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok((status.code().unwrap_or(-1), peak_kb));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Stocks, seeded daily bars and `n` one-day predictions (by SQL, in

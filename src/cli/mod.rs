@@ -175,6 +175,15 @@ pub enum SampleCommand {
         #[arg(long, value_name = "PATH", default_value = "data/sample")]
         out: PathBuf,
     },
+    /// Run the whole pipeline over the sample market once: bars, news,
+    /// embeddings at the sample's end; a nightly prediction for every
+    /// trading day from --from on; then evaluation, KPIs and regression
+    /// detection. Resumable and idempotent (finished slots are skipped).
+    Run {
+        /// First day of the nightly predictions (Asia/Seoul).
+        #[arg(long, value_name = "DATE", default_value = "2026-01-02")]
+        from: NaiveDate,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -303,7 +312,7 @@ pub async fn main() -> ExitCode {
         Command::Stocks { command } => inspect::stocks(&cli, command).await,
         Command::News { command } => ops::news(&cli, command).await,
         Command::Vectors { command } => vectors::run(&cli, command).await,
-        Command::Sample { command } => sample::run(&cli, command),
+        Command::Sample { command } => sample::run(&cli, command).await,
         Command::Validate => admin::validate(&cli),
         Command::Migrate => admin::migrate(&cli).await,
         Command::Doctor => admin::doctor(&cli).await,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Ctrl-C / SIGTERM cancel the foreground run (it is recorded and queued
 /// for a retry, like a daemon's drain).
-fn shutdown_on_signal() -> CancellationToken {
+pub fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
@@ -29,7 +29,7 @@ fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-fn describe(job: JobName, slot: DateTime<Utc>, outcome: &SlotOutcome) -> String {
+pub fn describe(job: JobName, slot: DateTime<Utc>, outcome: &SlotOutcome) -> String {
     match outcome {
         SlotOutcome::Ran(a) => {
             let mut s = format!(
@@ -196,6 +196,33 @@ pub async fn backfill(
             cli.schedules.display()
         );
     };
+    let slots = slots_on_days(sched, from, to)?;
+    let policy = Policy::of(sched);
+    let shutdown = shutdown_on_signal();
+    let Tally {
+        ran,
+        already,
+        failed,
+    } = run_slots(&app, job, &slots, &policy, &shutdown).await?;
+    app.runner.refresh_index().await?;
+    println!(
+        "backfill {job} {from}..{to}: {} slots, {ran} ran, {already} already succeeded, {failed} failed{}",
+        slots.len(),
+        if shutdown.is_cancelled() { " (interrupted: run it again to resume)" } else { "" }
+    );
+    Ok(if failed == 0 && !shutdown.is_cancelled() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A schedule's slots on the days `from..=to` of its time zone.
+pub fn slots_on_days(
+    sched: &crate::schedule::JobSchedule,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<Vec<DateTime<Utc>>> {
     let local = |d: NaiveDate| {
         sched
             .tz
@@ -208,9 +235,27 @@ pub async fn backfill(
         local(from)?,
         local(to + Duration::days(1))? - Duration::nanoseconds(1),
     );
-    let slots = sched.slots_between(start, end);
-    let policy = Policy::of(sched);
-    let shutdown = shutdown_on_signal();
+    Ok(sched.slots_between(start, end))
+}
+
+/// What happened to a list of slots.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub ran: usize,
+    pub already: usize,
+    pub failed: usize,
+}
+
+/// Runs `job` for each slot in order as a backfill (succeeded slots are
+/// skipped), one line per slot, a progress bar on a terminal; stops early
+/// when `shutdown` fires.
+pub async fn run_slots(
+    app: &App,
+    job: JobName,
+    slots: &[DateTime<Utc>],
+    policy: &Policy,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Tally> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(slots.len() as u64);
         bar.set_style(
@@ -221,8 +266,8 @@ pub async fn backfill(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let (mut ran, mut already, mut failed) = (0, 0, 0);
-    for slot in &slots {
+    let mut tally = Tally::default();
+    for slot in slots {
         if shutdown.is_cancelled() {
             break;
         }
@@ -234,33 +279,23 @@ pub async fn backfill(
                 *slot,
                 Trigger::Backfill,
                 Rerun::Unfinished,
-                &policy,
-                &shutdown,
+                policy,
+                shutdown,
             )
             .await?;
         match &outcome {
             SlotOutcome::Taken {
                 status: Status::Succeeded,
                 ..
-            } => already += 1,
-            o if o.succeeded() => ran += 1,
-            _ => failed += 1,
+            } => tally.already += 1,
+            o if o.succeeded() => tally.ran += 1,
+            _ => tally.failed += 1,
         }
         bar.suspend(|| println!("{}", describe(job, *slot, &outcome)));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    app.runner.refresh_index().await?;
-    println!(
-        "backfill {job} {from}..{to}: {} slots, {ran} ran, {already} already succeeded, {failed} failed{}",
-        slots.len(),
-        if shutdown.is_cancelled() { " (interrupted: run it again to resume)" } else { "" }
-    );
-    Ok(if failed == 0 && !shutdown.is_cancelled() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(tally)
 }
 
 /// `tickerd news relink --since DATE`.

@@ -6,6 +6,12 @@
 //! baselines' on the same items, and rolling item-weighted values over the
 //! last W days that have items ([`rolling_history`]).
 //!
+//! How: Polars groups the items once by a packed integer key for the
+//! counts, sums and means, and gathers each group's values for the order
+//! statistics (IC, Rank IC, ECE), which `eval::metrics` computes per group
+//! in parallel ([`group_stats`] says why); rolling windows are Polars
+//! window expressions.
+//!
 //! The definitions are those of `eval::metrics` (a test checks this module
 //! against `metrics::summarize`, `ece`, `ic` and `rank_ic` on random data):
 //! hit rate over items with a call; Brier skill against the always-up
@@ -14,10 +20,8 @@
 //! of `p_up` over 10 equal-width bins, equal-count bins under 100 items; IC
 //! and Rank IC across the stocks of a day.
 
+use super::metrics;
 use polars::prelude::*;
-
-/// Items below this count use equal-count ECE bins (`metrics::ece`).
-use super::metrics::{ECE_BINS, ECE_EQUAL_COUNT_BELOW};
 
 /// The grouping of a KPI row.
 pub const KEYS: [&str; 4] = ["model_id", "variant_id", "horizon", "day"];
@@ -108,101 +112,145 @@ fn keys() -> Vec<Expr> {
     KEYS.iter().map(|k| col(*k)).collect()
 }
 
-/// NaN (a correlation with zero variance) becomes null: "not defined", not
-/// a number that would poison every mean downstream.
-fn nan_to_null(e: Expr) -> Expr {
-    when(e.clone().is_nan()).then(lit(NULL)).otherwise(e)
+/// Bits of the packed group key per column: model, variant, horizon, day
+/// (days since 1970 up to 2149). 63 bits in all, so the key is a positive
+/// `i64` that sorts like the four columns.
+const KEY_BITS: [u32; 4] = [21, 17, 9, 16];
+
+/// Whether every key column fits its bits of the packed key.
+fn keys_fit(items: &DataFrame) -> PolarsResult<bool> {
+    for (name, bits) in KEYS.iter().zip(KEY_BITS) {
+        let c = items.column(name)?.i32()?;
+        let (lo, hi) = (c.min().unwrap_or(0), c.max().unwrap_or(0));
+        if lo < 0 || i64::from(hi) >= 1i64 << bits {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
-/// Per group, `Σ_bins |Σ p_up − Σ is_up|` over the bins `bin` assigns
-/// (ECE × n, divided by n by the caller).
-fn ece_numerator(rows: LazyFrame, bin: Expr, name: &str) -> LazyFrame {
-    let mut by = keys();
-    by.push(col("ece_bin"));
-    rows.with_column(bin.alias("ece_bin"))
-        .group_by(by)
-        .agg([(col("p_up").sum() - col("is_up").sum()).alias("d")])
-        .group_by(keys())
-        .agg([col("d").abs().sum().alias(name)])
+/// Adds `g`, one integer per (model, variant, horizon, day). Grouping by
+/// one integer is ~6× faster than by four columns (0.17 s against 0.97 s
+/// at 10M rows: Polars row-encodes multi-column keys). Ids that do not fit
+/// the packing get a dense number through a join instead (slower, same
+/// result).
+fn with_group_key(items: DataFrame) -> PolarsResult<LazyFrame> {
+    if keys_fit(&items)? {
+        let mut g = lit(0i64);
+        let mut shift = KEY_BITS.iter().sum::<u32>();
+        for (name, bits) in KEYS.iter().zip(KEY_BITS) {
+            shift -= bits;
+            g = g + col(*name).cast(DataType::Int64) * lit(1i64 << shift);
+        }
+        return Ok(items.lazy().with_column(g.alias("g")));
+    }
+    let ids = items
+        .clone()
+        .lazy()
+        .select(keys())
+        .unique_stable(None, UniqueKeepStrategy::First)
+        .sort(KEYS, SortMultipleOptions::default())
+        .with_row_index("g", None)
+        .with_column(col("g").cast(DataType::Int64));
+    Ok(items
+        .lazy()
+        .join(ids, keys(), keys(), JoinArgs::new(JoinType::Left)))
 }
 
-/// ECE numerators of every group: equal-width bins over all rows, and
-/// equal-count bins (items in `p_up` order, ties in input order, larger
-/// bins first — `metrics::ece`) over the rows of groups under
-/// `ECE_EQUAL_COUNT_BELOW` items only. Ranking only the small groups'
-/// rows matters: a windowed rank over every row was most of the time at
-/// 10M rows (41 s against 2.2 s at 1M).
-fn ece_parts(items: &LazyFrame, small_keys: LazyFrame) -> PolarsResult<(LazyFrame, LazyFrame)> {
-    let bins = ECE_BINS as i64;
-    let rows = items.clone().select([
-        col("model_id"),
-        col("variant_id"),
-        col("horizon"),
-        col("day"),
-        col("p_up"),
-        col("is_up"),
-    ]);
-    let width_bin = (col("p_up") * lit(ECE_BINS as f64))
-        .floor()
-        .cast(DataType::Int64)
-        .clip(lit(0i64), lit(bins - 1));
-    let fixed = ece_numerator(rows.clone(), width_bin, "ece_fixed");
-
-    // Inner join with the few small groups' keys keeps their rows only
-    // (in input order: the join keeps the left side's order).
-    let small_rows = rows
-        .join(
-            small_keys,
-            keys(),
-            keys(),
-            JoinArgs {
-                maintain_order: MaintainOrderJoin::Left,
-                ..JoinArgs::new(JoinType::Inner)
-            },
+/// The order statistics of every group — IC, Rank IC and ECE — by
+/// `metrics::ic`, `metrics::rank_ic` and `metrics::ece` over the group's
+/// values, groups in parallel.
+///
+/// Why not Polars expressions: at 10M rows in 5,000 groups, a per-group
+/// rank inside the aggregation cost 1.1–2.4 s (mostly per-group overhead),
+/// equal-width ECE bins a second group-by over (group, bin) 0.7 s, and
+/// equal-count bins a windowed rank. Polars gathers each group's four
+/// columns once (0.15 s); ranking and binning ~2,000 values per group
+/// here is cheap — and these are the reference definitions themselves,
+/// with no second implementation to keep in step.
+fn group_stats(items: &LazyFrame) -> PolarsResult<LazyFrame> {
+    use rayon::prelude::*;
+    const VALUES: [&str; 4] = ["expected_return", "realized_return", "p_up", "is_up"];
+    let lists = items
+        .clone()
+        .group_by([col("g")])
+        .agg(
+            VALUES
+                .iter()
+                .map(|c| col(*c).fill_null(lit(f64::NAN)))
+                .chain([len().alias("len")])
+                .collect::<Vec<_>>(),
         )
-        .with_columns([
-            (col("p_up")
-                .rank(
-                    RankOptions {
-                        method: RankMethod::Ordinal,
-                        descending: false,
-                    },
-                    None,
-                )
-                .over(keys())?
-                .cast(DataType::Int64)
-                - lit(1i64))
-            .alias("pos"),
-            when(col("n_small").lt(lit(bins)))
-                .then(col("n_small"))
-                .otherwise(lit(bins))
-                .alias("k"),
-        ])
-        .with_columns([
-            col("n_small").floor_div(col("k")).alias("q"),
-            (col("n_small") - col("n_small").floor_div(col("k")) * col("k")).alias("r"),
-        ]);
-    let head = col("r") * (col("q") + lit(1i64));
-    let count_bin = when(col("pos").lt(head.clone()))
-        .then(col("pos").floor_div(col("q") + lit(1i64)))
-        .otherwise(col("r") + (col("pos") - head).floor_div(col("q")));
-    let small = ece_numerator(small_rows, count_bin, "ece_small");
-    Ok((fixed, small))
+        .collect()?;
+    let g: Vec<i64> = lists.column("g")?.i64()?.into_no_null_iter().collect();
+    // Group i's values are values[offset[i]..offset[i + 1]] of each list
+    // column's inner array: the aggregation lays them out back to back.
+    let mut offsets = vec![0usize];
+    for n in lists.column("len")?.u32()?.into_no_null_iter() {
+        offsets.push(offsets.last().copied().unwrap_or(0) + n as usize);
+    }
+    let total = offsets.last().copied().unwrap_or(0);
+    let inner = |name: &str| -> PolarsResult<Series> {
+        let values = lists.column(name)?.list()?.get_inner().rechunk();
+        polars_ensure!(
+            values.len() == total,
+            ComputeError: "{name}: lists hold {} values for {total} rows", values.len()
+        );
+        Ok(values)
+    };
+    let columns = VALUES
+        .iter()
+        .map(|c| inner(c))
+        .collect::<PolarsResult<Vec<Series>>>()?;
+    let slices = columns
+        .iter()
+        .map(|s| s.f64()?.cont_slice())
+        .collect::<PolarsResult<Vec<&[f64]>>>()?;
+    let [x, y, p, up] = slices[..] else {
+        unreachable!("four value columns")
+    };
+    type Stats = (Option<f64>, Option<f64>, Option<f64>);
+    let stats: Vec<Stats> = (0..g.len())
+        .into_par_iter()
+        .map(|i| {
+            let r = offsets[i]..offsets[i + 1];
+            let pairs: Vec<(f64, bool)> = p[r.clone()]
+                .iter()
+                .zip(&up[r.clone()])
+                .map(|(&p, &u)| (p, u == 1.0))
+                .collect();
+            (
+                metrics::ic(&x[r.clone()], &y[r.clone()]),
+                metrics::rank_ic(&x[r.clone()], &y[r]),
+                metrics::ece(&pairs),
+            )
+        })
+        .collect();
+    let column = |name: &str, f: fn(&Stats) -> Option<f64>| {
+        Column::new(name.into(), stats.iter().map(f).collect::<Vec<_>>())
+    };
+    Ok(DataFrame::new(
+        g.len(),
+        vec![
+            column("ic", |s| s.0),
+            column("rank_ic", |s| s.1),
+            column("ece", |s| s.2),
+            Column::new("g".into(), g),
+        ],
+    )?
+    .lazy())
 }
 
 /// One KPI row per (model, variant, horizon, day), sorted by those keys.
 /// Sums (`*_sum`) are kept next to the means so rolling windows can be
 /// item-weighted without going back to the items.
 pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
-    let avg = RankOptions {
-        method: RankMethod::Average,
-        descending: false,
-    };
-    let items = items.lazy();
+    let items = with_group_key(items)?.collect()?.lazy();
     let sums = [
         "brier", "log_loss", "covered", "nominal", "width", "winkler", "up_hit", "up_brier",
     ];
-    let mut aggs = vec![
+    let mut aggs: Vec<Expr> = KEYS.iter().map(|k| col(*k).first()).collect();
+    aggs.extend([
         len().cast(DataType::Float64).alias("n"),
         col("hit").count().cast(DataType::Float64).alias("n_called"),
         col("hit").sum().alias("hit_sum"),
@@ -212,12 +260,6 @@ pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
         col("rw_covered").mean().alias("rw_picp"),
         col("rw_width").mean().alias("rw_width"),
         col("rw_winkler").mean().alias("rw_winkler"),
-        nan_to_null(pearson_corr(col("expected_return"), col("realized_return"))).alias("ic"),
-        nan_to_null(pearson_corr(
-            col("expected_return").rank(avg, None),
-            col("realized_return").rank(avg, None),
-        ))
-        .alias("rank_ic"),
         col("target_achieved")
             .count()
             .cast(DataType::Float64)
@@ -225,29 +267,20 @@ pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
         col("target_achieved").mean().alias("target_hit_rate"),
         col("support_breached").mean().alias("support_breach_rate"),
         col("final_score").mean().alias("mean_final_score"),
-    ];
+    ]);
     aggs.extend(sums.iter().map(|c| col(*c).sum().alias(format!("{c}_sum"))));
-    // One grouped pass; everything after it works on one row per group.
-    let main = items.clone().group_by(keys()).agg(aggs).cache();
-    let small_keys = main
-        .clone()
-        .filter(col("n").lt(lit(ECE_EQUAL_COUNT_BELOW as f64)))
-        .select([
-            col("model_id"),
-            col("variant_id"),
-            col("horizon"),
-            col("day"),
-            col("n").cast(DataType::Int64).alias("n_small"),
-        ]);
-    let (fixed, small) = ece_parts(&items, small_keys)?;
+    // One grouped pass for sums, counts and means; the order statistics
+    // come from `group_stats`; everything after works on a row per group.
+    let main = items.clone().group_by([col("g")]).agg(aggs);
+    let stats = group_stats(&items)?;
     let left = || JoinArgs::new(JoinType::Left);
     let ratio = |num: &str, den: &str| {
         when(col(den).gt(lit(0.0)))
             .then(col(num) / col(den))
             .otherwise(lit(NULL))
     };
-    main.join(fixed, keys(), keys(), left())
-        .join(small, keys(), keys(), left())
+    let daily = main
+        .join(stats, [col("g")], [col("g")], left())
         .with_columns([
             ratio("hit_sum", "n_called").alias("hit_rate"),
             ratio("brier_sum", "n").alias("mean_brier"),
@@ -258,11 +291,6 @@ pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
             ratio("winkler_sum", "n").alias("mean_winkler"),
             ratio("up_hit_sum", "up_n").alias("up_hit_rate"),
             ratio("up_brier_sum", "up_n").alias("up_brier"),
-            (when(col("n").lt(lit(ECE_EQUAL_COUNT_BELOW as f64)))
-                .then(col("ece_small"))
-                .otherwise(col("ece_fixed"))
-                / col("n"))
-            .alias("ece"),
         ])
         .with_column(
             // Skill against always-up on the same items; undefined when its
@@ -273,7 +301,8 @@ pub fn daily_kpis(items: DataFrame) -> PolarsResult<DataFrame> {
                 .alias("brier_skill"),
         )
         .sort(KEYS, SortMultipleOptions::default())
-        .collect()
+        .collect()?;
+    daily.drop("g")
 }
 
 /// Rolling values per (model, variant, horizon) over the last `w` rows
@@ -346,7 +375,6 @@ pub const HISTORY_METRICS: [&str; 8] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::metrics;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 

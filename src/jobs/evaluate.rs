@@ -16,7 +16,8 @@
 //!
 //! Reads: `predictions` (status ok), `stocks`, daily `bars`,
 //! `jobs/calendars/`, `jobs/predict.toml` (flat band).
-//! Writes: `model_evaluations` (one row per prediction), in batches.
+//! Writes: `model_evaluations` (one row per prediction), in batches (on
+//! SQLite staged and moved in prediction-id order, see `Sink`).
 //! Schedule: after `ohlc_daily` on trading days.
 //! Rerun safety: safe — a prediction with a `model_evaluations` row is
 //! never selected again; the insert ignores a row a concurrent run wrote.
@@ -95,6 +96,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         *acc += Duration::from_std(since.elapsed()).unwrap_or_default();
         *since = std::time::Instant::now();
     };
+    let mut sink = Sink::open(ctx).await?;
     let mut clock = std::time::Instant::now();
     for stock_id in stocks_with_due(ctx).await? {
         if ctx.cancel.is_cancelled() {
@@ -143,13 +145,14 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         }
         lap(&mut clock, &mut score);
         if rows.len() >= INSERT_CHUNK {
-            written += insert_many(ctx, &rows).await?;
+            written += sink.write(ctx, &rows).await?;
             rows.clear();
             lap(&mut clock, &mut write);
         }
     }
     out.count("candidates", candidates as i64);
-    written += insert_many(ctx, &rows).await?;
+    written += sink.write(ctx, &rows).await?;
+    written += sink.close().await?;
     lap(&mut clock, &mut write);
     out.count("written", written as i64);
     out.count("ms_read", read.num_milliseconds());
@@ -418,70 +421,177 @@ async fn daily_bars(
         .collect())
 }
 
-/// Inserts rows in chunks; returns how many were new.
-async fn insert_many(ctx: &JobContext, rows: &[EvalRow]) -> anyhow::Result<u64> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let now = ctx.storage.now().await?;
-    let class = |d: Direction| match d {
-        Direction::Up => "up",
-        Direction::Flat => "flat",
-        Direction::Down => "down",
-    };
-    let mut written = 0;
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        written += on_db!(&ctx.storage.db, pool => {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO model_evaluations (prediction_id, status, reason, target_date, base_close,
-                     target_close, realized_return, realized_class, hit, brier, brier_up, log_loss, covered,
-                     width, winkler, up_hit, up_brier, up_log_loss, persist_hit, persist_brier,
-                     persist_log_loss, rw_covered, rw_width, rw_winkler, target_achieved, achieved_day,
-                     support_breached, accuracy_score, timing_score, risk_score, final_score,
-                     evaluated_at, run_id) ",
-            );
-            q.push_values(chunk, |mut b, r| {
-                let s = r.scored.as_ref();
-                let t = r.targets.as_ref();
-                // The random-walk band is the one both baselines carry.
-                let rw = r.up.as_ref().or(r.persist.as_ref());
-                b.push_bind(r.prediction_id)
-                    .push_bind(if s.is_some() { "scored" } else { "unscorable" })
-                    .push_bind(r.reason.clone())
-                    .push_bind(r.target_date)
-                    .push_bind(r.base_close)
-                    .push_bind(r.target_close)
-                    .push_bind(s.and(r.realized).map(|x| (x * 1e6).round() / 1e6))
-                    .push_bind(s.map(|s| class(s.direction)))
-                    .push_bind(s.and_then(|s| s.hit))
-                    .push_bind(s.map(|s| s.brier))
-                    .push_bind(s.map(|s| s.brier_up))
-                    .push_bind(s.map(|s| s.log_loss))
-                    .push_bind(s.map(|s| s.covered))
-                    .push_bind(s.map(|s| s.width))
-                    .push_bind(s.map(|s| s.winkler))
-                    .push_bind(r.up.as_ref().and_then(|u| u.hit))
-                    .push_bind(r.up.as_ref().map(|u| u.brier))
-                    .push_bind(r.up.as_ref().map(|u| u.log_loss))
-                    .push_bind(r.persist.as_ref().and_then(|p| p.hit))
-                    .push_bind(r.persist.as_ref().map(|p| p.brier))
-                    .push_bind(r.persist.as_ref().map(|p| p.log_loss))
-                    .push_bind(rw.map(|x| x.covered))
-                    .push_bind(rw.map(|x| x.width))
-                    .push_bind(rw.map(|x| x.winkler))
-                    .push_bind(t.map(|t| t.target_achieved))
-                    .push_bind(t.and_then(|t| t.achieved_day).map(|d| d as i32))
-                    .push_bind(t.map(|t| t.support_breached))
-                    .push_bind(t.map(|t| t.accuracy))
-                    .push_bind(t.map(|t| t.timing))
-                    .push_bind(t.map(|t| t.risk))
-                    .push_bind(t.map(|t| t.final_score))
-                    .push_bind(now)
-                    .push_bind(ctx.run_id);
-            });
-            q.push(" ON CONFLICT (prediction_id) DO NOTHING");
-            q.build().execute(pool).await?.rows_affected()
+/// The columns an evaluation row writes, in the order `insert_values!` binds.
+const COLUMNS: &str = "prediction_id, status, reason, target_date, base_close, target_close,
+    realized_return, realized_class, hit, brier, brier_up, log_loss, covered, width, winkler,
+    up_hit, up_brier, up_log_loss, persist_hit, persist_brier, persist_log_loss, rw_covered,
+    rw_width, rw_winkler, target_achieved, achieved_day, support_breached, accuracy_score,
+    timing_score, risk_score, final_score, evaluated_at, run_id";
+
+/// Staged rows moved into `model_evaluations` at once on SQLite (see
+/// [`Sink`]); bounds the temporary table at a few hundred MB.
+const STAGE_FLUSH_ROWS: usize = 1_000_000;
+
+/// A multi-row `INSERT INTO $table (COLUMNS) VALUES …` of `$chunk`, for
+/// whichever backend the surrounding `on_db!` arm picked.
+macro_rules! insert_values {
+    ($table:expr, $chunk:expr, $now:expr, $run_id:expr) => {{
+        let class = |d: Direction| match d {
+            Direction::Up => "up",
+            Direction::Flat => "flat",
+            Direction::Down => "down",
+        };
+        let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO {} ({COLUMNS}) ", $table));
+        q.push_values($chunk, |mut b, r: &EvalRow| {
+            let s = r.scored.as_ref();
+            let t = r.targets.as_ref();
+            // The random-walk band is the one both baselines carry.
+            let rw = r.up.as_ref().or(r.persist.as_ref());
+            b.push_bind(r.prediction_id)
+                .push_bind(if s.is_some() { "scored" } else { "unscorable" })
+                .push_bind(r.reason.clone())
+                .push_bind(r.target_date)
+                .push_bind(r.base_close)
+                .push_bind(r.target_close)
+                .push_bind(s.and(r.realized).map(|x| (x * 1e6).round() / 1e6))
+                .push_bind(s.map(|s| class(s.direction)))
+                .push_bind(s.and_then(|s| s.hit))
+                .push_bind(s.map(|s| s.brier))
+                .push_bind(s.map(|s| s.brier_up))
+                .push_bind(s.map(|s| s.log_loss))
+                .push_bind(s.map(|s| s.covered))
+                .push_bind(s.map(|s| s.width))
+                .push_bind(s.map(|s| s.winkler))
+                .push_bind(r.up.as_ref().and_then(|u| u.hit))
+                .push_bind(r.up.as_ref().map(|u| u.brier))
+                .push_bind(r.up.as_ref().map(|u| u.log_loss))
+                .push_bind(r.persist.as_ref().and_then(|p| p.hit))
+                .push_bind(r.persist.as_ref().map(|p| p.brier))
+                .push_bind(r.persist.as_ref().map(|p| p.log_loss))
+                .push_bind(rw.map(|x| x.covered))
+                .push_bind(rw.map(|x| x.width))
+                .push_bind(rw.map(|x| x.winkler))
+                .push_bind(t.map(|t| t.target_achieved))
+                .push_bind(t.and_then(|t| t.achieved_day).map(|d| d as i32))
+                .push_bind(t.map(|t| t.support_breached))
+                .push_bind(t.map(|t| t.accuracy))
+                .push_bind(t.map(|t| t.timing))
+                .push_bind(t.map(|t| t.risk))
+                .push_bind(t.map(|t| t.final_score))
+                .push_bind($now)
+                .push_bind($run_id);
         });
+        q
+    }};
+}
+
+/// Where scored rows go.
+///
+/// The job walks stock by stock, so consecutive rows carry prediction ids
+/// from all over the table. Inserted as they come, every 500-row statement
+/// rewrote ~500 random pages of `model_evaluations` (SQLite's B-tree is
+/// keyed by prediction id): 76 of 99 s at 1M predictions. On SQLite the
+/// rows are therefore staged in a temporary table on one connection and
+/// moved over in prediction-id order every `STAGE_FLUSH_ROWS` rows and at
+/// the end — each page is then written about once per flush (4.3× faster
+/// on a 200k-row model of the job). A crash loses at most the unflushed
+/// rows, which the next run scores again. PostgreSQL takes the rows
+/// directly.
+enum Sink {
+    Direct,
+    Staged {
+        conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+        staged: usize,
+    },
+}
+
+impl Sink {
+    async fn open(ctx: &JobContext) -> anyhow::Result<Sink> {
+        let crate::storage::Db::Sqlite(pool) = &ctx.storage.db else {
+            return Ok(Sink::Direct);
+        };
+        let mut conn = pool.acquire().await?;
+        sqlx::query("DROP TABLE IF EXISTS temp.eval_stage")
+            .execute(&mut *conn)
+            .await?;
+        // A constant column list: nothing from outside goes into the SQL.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TEMP TABLE eval_stage AS SELECT {COLUMNS} FROM main.model_evaluations WHERE 0"
+        )))
+        .execute(&mut *conn)
+        .await
+        .context("cannot create the staging table")?;
+        Ok(Sink::Staged { conn, staged: 0 })
     }
-    Ok(written)
+
+    /// Takes rows; returns how many reached `model_evaluations` now.
+    async fn write(&mut self, ctx: &JobContext, rows: &[EvalRow]) -> anyhow::Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let now = ctx.storage.now().await?;
+        match self {
+            Sink::Direct => {
+                let mut written = 0;
+                for chunk in rows.chunks(INSERT_CHUNK) {
+                    written += on_db!(&ctx.storage.db, pool => {
+                        let mut q = insert_values!("model_evaluations", chunk, now, ctx.run_id);
+                        q.push(" ON CONFLICT (prediction_id) DO NOTHING");
+                        q.build().execute(pool).await?.rows_affected()
+                    });
+                }
+                Ok(written)
+            }
+            Sink::Staged { conn, staged } => {
+                for chunk in rows.chunks(INSERT_CHUNK) {
+                    let mut q = insert_values!("temp.eval_stage", chunk, now, ctx.run_id);
+                    q.build().execute(&mut **conn).await?;
+                }
+                *staged += rows.len();
+                if *staged >= STAGE_FLUSH_ROWS {
+                    self.flush().await
+                } else {
+                    Ok(0)
+                }
+            }
+        }
+    }
+
+    /// Moves staged rows into `model_evaluations` in prediction-id order,
+    /// in one transaction; returns how many were new.
+    async fn flush(&mut self) -> anyhow::Result<u64> {
+        let Sink::Staged { conn, staged } = self else {
+            return Ok(0);
+        };
+        if *staged == 0 {
+            return Ok(0);
+        }
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join's.
+        let written = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO main.model_evaluations ({COLUMNS}) SELECT {COLUMNS} FROM temp.eval_stage \
+             WHERE true ORDER BY prediction_id ON CONFLICT (prediction_id) DO NOTHING"
+        )))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM temp.eval_stage")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        *staged = 0;
+        Ok(written)
+    }
+
+    /// Flushes and drops the staging table (the connection goes back to
+    /// the pool clean).
+    async fn close(mut self) -> anyhow::Result<u64> {
+        let written = self.flush().await?;
+        if let Sink::Staged { mut conn, .. } = self {
+            sqlx::query("DROP TABLE IF EXISTS temp.eval_stage")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(written)
+    }
 }

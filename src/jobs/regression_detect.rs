@@ -707,6 +707,60 @@ fn render(
                 format!("{} — {}: {}", s.label, metric_name(c.metric), c.reason),
             ));
         }
+        // The EWMA alert: daily Brier, its EWMA and the control limits,
+        // the first breach marked.
+        if let (Verdict::Regression, Some(e)) = (s.ewma_verdict, &s.ewma) {
+            let line = |pick: fn(&regression::EwmaPoint) -> f64| -> Vec<(NaiveDate, f64)> {
+                e.points.iter().map(|p| (p.date, pick(p))).collect()
+            };
+            let breach = e.first_breach.unwrap_or(as_of);
+            let svg = charts::line_chart_svg(
+                &LineChart {
+                    title: format!(
+                        "{} daily Brier: EWMA (λ {}) above its limit from {breach}",
+                        s.label, e.lambda
+                    ),
+                    y_label: "Brier".into(),
+                    series: vec![
+                        Series {
+                            name: "daily Brier".into(),
+                            points: line(|p| p.value),
+                            style: Style::Solid,
+                        },
+                        Series {
+                            name: "EWMA".into(),
+                            points: line(|p| p.ewma),
+                            style: Style::Solid,
+                        },
+                        Series {
+                            name: "upper limit".into(),
+                            points: line(|p| p.ucl),
+                            style: Style::Dashed,
+                        },
+                    ],
+                    reference: Some(("reference mean".into(), e.mu0)),
+                    shades: vec![],
+                    marker: Some((breach, "first breach".into())),
+                    y_range: None,
+                },
+                900,
+                360,
+            )?;
+            let slug: String = format!("{}_ewma_brier", s.label)
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+                .collect();
+            let rel = format!("regression_detect/{as_of}/{slug}.svg");
+            reports.write_atomic(Path::new(&rel), svg.as_bytes())?;
+            let _ = writeln!(md, "\n![{} EWMA of daily Brier]({rel})", s.label);
+            charts.push((
+                rel,
+                format!(
+                    "{} — EWMA of daily Brier crossed its upper limit on {breach} (reference mean {:.4}, σ {:.4}, L {})",
+                    s.label, e.mu0, e.sigma, e.l
+                ),
+            ));
+        }
     }
     Ok((md, html, charts))
 }

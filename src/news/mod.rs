@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod impact;
 pub mod link;
 pub mod parse;
+pub mod sentiment;
 pub mod store;
 
 use crate::market::stocks::{self, Stock};

@@ -45,14 +45,20 @@ mod w {
     pub const RSI: f64 = -0.20;
     /// The index's 5-day return in 5-day sds of a ~1 %/day index.
     pub const INDEX_5D: f64 = 0.05;
-    /// News sentiment (−1..1), scaled up with the number of items.
-    pub const NEWS: f64 = 0.30;
+    /// News sentiment (−1..1), scaled up with the number of items. The
+    /// largest weight: a story about the stock since the last close is
+    /// the strongest overnight evidence a price-only baseline lacks. At
+    /// 0.30 and full weight only at five items, one story moved the score
+    /// by 0.06 — less than the momentum terms' typical spread (~0.2), so
+    /// a strong planted news effect (the sample market's) never reached
+    /// the predictions.
+    pub const NEWS: f64 = 0.60;
 }
 
 /// The index's assumed daily volatility (percent) to standardise its move.
 const INDEX_DAILY_VOL_PCT: f64 = 1.0;
-/// News items at which the news weight is full; fewer count for less.
-const NEWS_FULL_COUNT: f64 = 5.0;
+/// News items at which the news weight is full; one counts for half.
+const NEWS_FULL_COUNT: f64 = 2.0;
 
 /// Recent news linked to the stock.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -347,11 +347,24 @@ impl Pass<'_> {
         let features_json = serde_json::to_value(f)?;
         let (answer, tokens) = match job.model.cfg.provider {
             ProviderKind::Baseline => {
+                let texts: Vec<(String, f64)> = job
+                    .news
+                    .iter()
+                    .map(|n| {
+                        let text = match &n.summary {
+                            Some(s) => format!("{} {s}", n.title),
+                            None => n.title.clone(),
+                        };
+                        (text, n.relevance)
+                    })
+                    .collect();
                 let signal = NewsSignal {
                     news_count: job.news.len() as u32,
-                    // Mean relevance of the linked news: how strongly the
-                    // stock is in the news (no sentiment model yet).
-                    news_sentiment: None,
+                    // The lexicon tone of the linked news, weighted by how
+                    // surely each article is about this stock.
+                    news_sentiment: crate::news::sentiment::weighted_tone(
+                        texts.iter().map(|(t, r)| (t.as_str(), *r)),
+                    ),
                 };
                 let p = baseline::predict(
                     f,

@@ -256,15 +256,13 @@ pub fn readme(about: &About<'_>) -> String {
          - `baseline` (`src/predict/baseline.rs`) takes news as `NewsSignal { news_count, \
          news_sentiment }`. `predict` (`src/predict/pass.rs`) fills `news_count` with the number of \
          linked articles (first of each near-duplicate cluster) published in the \
-         `news_lookback_days` before the cut-off, at most `max_news`, and leaves \
-         `news_sentiment = None`. The baseline adds its news term (weight 0.30 × sentiment × \
-         min(count / 5, 1)) only when a sentiment is given: a count has no direction. So today the \
-         planted signal does **not** move the baseline; filling `news_sentiment` with, for \
-         example, the relevance-weighted mean of `tickerd::sample::lexicon::score(title + \" \" + \
-         summary)` over those articles makes it read exactly the planted tone.\n\
+         `news_lookback_days` before the cut-off, at most `max_news`, and `news_sentiment` with \
+         their relevance-weighted tone from tickerd's finance lexicon (`src/news/sentiment.rs`, \
+         which knows every tone word below). The baseline adds its news term (weight 0.30 × \
+         sentiment × min(count / 5, 1)), so it reads the planted tone.\n\
          - `openai` models see each article's title and summary in `{{news}}` (the tone words) and \
          similar past articles with their `news_impact` returns in `{{similar}}` (a positive \
-         article's 1-session return is +0.8% on average before the weakening date).\n\
+         article's 1-session return is +2% on average before the weakening date).\n\
          - `news_impact` measures from the last close known at publication, so its `ret_1d` is \
          exactly the planted target-session return.\n\n",
     );

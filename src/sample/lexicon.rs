@@ -1,16 +1,10 @@
-//! The sentiment words the sample's news are written with, and a scorer
-//! over them.
+//! The sentiment words the sample's news are written with.
 //!
 //! Every generated item carries words of exactly one list below and none of
-//! the other, so [`score`] recovers each item's planted sentiment from its
-//! title and summary. tickerd's `baseline` model has a news-sentiment input
-//! (`predict::baseline::NewsSignal::news_sentiment`, −1..1) that `predict`
-//! leaves empty today; a mean of [`score`] over a stock's recent linked news
-//! is one way to fill it.
-//!
-//! English words count as whole words (case-insensitive), so `miss` does
-//! not fire inside `mission`. Korean words count as substrings: particles
-//! and endings attach to them (`급등세`, `적자로`).
+//! the other. tickerd's own lexicon (`news::sentiment`, which `predict`
+//! uses for the baseline's news input) knows all of them, so it recovers
+//! each item's planted tone from its title and summary (a test checks this
+//! on every template).
 
 /// Positive English words (every inflection the templates use).
 pub const POSITIVE_EN: &[&str] = &[
@@ -116,49 +110,3 @@ pub const NEGATIVE_KO: &[&str] = &[
     "악화",
     "신저가",
 ];
-
-/// Positive and negative word counts in `text`.
-pub fn counts(text: &str) -> (usize, usize) {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && w.is_ascii())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let english = |list: &[&str]| words.iter().filter(|w| list.contains(&w.as_str())).count();
-    let korean = |list: &[&str]| list.iter().map(|k| text.matches(k).count()).sum::<usize>();
-    (
-        english(POSITIVE_EN) + korean(POSITIVE_KO),
-        english(NEGATIVE_EN) + korean(NEGATIVE_KO),
-    )
-}
-
-/// `(positive − negative) / (positive + negative)` in −1..1; `None` when
-/// the text has no sentiment word.
-pub fn score(text: &str) -> Option<f64> {
-    let (p, n) = counts(text);
-    (p + n > 0).then(|| (p as f64 - n as f64) / (p + n) as f64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_count_whole_in_english_and_as_substrings_in_korean() {
-        assert_eq!(counts("Mission accomplished: Acme beats estimates"), (1, 0));
-        assert_eq!(counts("Acme misses; guidance cut"), (0, 2));
-        assert_eq!(counts("다온반도체, 분기 적자로 주가 급락세"), (0, 2));
-        assert_eq!(score("no opinion here"), None);
-        assert_eq!(score("Strong quarter, record sales"), Some(1.0));
-    }
-
-    #[test]
-    fn the_lists_do_not_overlap() {
-        for p in POSITIVE_EN.iter().chain(POSITIVE_KO) {
-            assert_eq!(counts(p), (1, 0), "{p}");
-        }
-        for n in NEGATIVE_EN.iter().chain(NEGATIVE_KO) {
-            assert_eq!(counts(n), (0, 1), "{n}");
-        }
-    }
-}

@@ -38,29 +38,34 @@
 //! each named stock is
 //!
 //! ```text
-//! r = β·0.8%·sentiment + market + own,   market ~ N(0, 0.6%²), own ~ N(0, 1.375%²)
+//! r = β·2%·sentiment + market + own,   market ~ N(0, 0.6%²), own ~ N(0, 1.375%²)
 //! ```
 //!
 //! (noise σ 1.5% in all), with β = 1 for target sessions before
-//! 2026-10-05 and β = 0.2 from that date: +0.8% / −0.8% before, +0.16% /
-//! −0.16% after. So the mean return after positive news minus after
-//! negative news is 1.6 points before the weakening date and 0.32 after.
+//! 2026-10-05 and β = 0.2 from that date: +2% / −2% before, +0.4% /
+//! −0.4% after. So the mean return after positive news minus after
+//! negative news is 4 points before the weakening date and 0.8 after.
+//! That is strong on purpose: with 20 stocks, a 20-session recent window
+//! holds ~400 predictions, and a news-reading model's hit rate must fall
+//! by well over the ~3-point standard error of such a window for the
+//! regression to be visible (at 0.8% and one story in five sessions, a
+//! simulation of the detector found the drop in 7% of draws; at 2% and
+//! one in two, in all of them).
 //! Half the effect already shows in the open. Tone is written with the
 //! words of [`lexicon`] only.
 //!
 //! How much news ([`news::PLAN`]): each stock gets a story before a session
-//! with probability 0.21 (at most one), 12% of stories name a second stock,
+//! with probability 0.5 (at most one), 12% of stories name a second stock,
 //! 15% are syndicated to a second outlet 10–90 minutes later (an added
 //! byline or headline tag, close enough for the crawler's MinHash to
 //! cluster them), and 60% of XKRX stories are in Korean. Items appear
 //! 20 minutes to ~3 (XKRX) or ~5½ (XNYS) hours after the close, so before
 //! `predict`'s nightly 21:00 KST cut-off for the target session.
 //!
-//! `predict`'s `baseline` model reads news only as a count today
-//! (`NewsSignal::news_sentiment` is left empty, and a count has no
-//! direction), so the planted tone reaches it only once that field is
-//! filled, e.g. from [`lexicon::score`]; `news_impact` and the LLM prompt's
-//! `{{news}}` / `{{similar}}` see it now.
+//! `predict`'s `baseline` model reads the tone through
+//! `NewsSignal::news_sentiment`, filled by `news::sentiment` (whose lexicon
+//! includes every word of [`lexicon`]); `news_impact` and the LLM prompt's
+//! `{{news}}` / `{{similar}}` see it too.
 //!
 //! # Determinism
 //!
@@ -129,7 +134,7 @@ impl Planted {
 }
 
 pub const PLANTED: Planted = Planted {
-    effect_pct: 0.8,
+    effect_pct: 2.0,
     weak_fraction: 0.2,
     weaken_from: match NaiveDate::from_ymd_opt(2026, 10, 5) {
         Some(d) => d,

@@ -40,7 +40,7 @@ pub struct NewsPlan {
 }
 
 pub const PLAN: NewsPlan = NewsPlan {
-    story_rate: 0.21,
+    story_rate: 0.5,
     pair_rate: 0.12,
     copy_rate: 0.15,
     korean_share: 0.6,

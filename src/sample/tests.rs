@@ -125,7 +125,7 @@ fn the_sample_is_a_few_megabytes_and_the_manifest_lists_every_file() {
     let (dir, summary) = generated(42);
     let files = tree(dir.path());
     let total: usize = files.values().map(Vec::len).sum();
-    assert!(total < 5_000_000, "{total} bytes");
+    assert!(total < 7_000_000, "{total} bytes");
     assert_eq!(total as u64, summary.bytes());
     let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     let listed: BTreeSet<&str> = manifest["files"]
@@ -141,11 +141,11 @@ fn the_sample_is_a_few_megabytes_and_the_manifest_lists_every_file() {
         .collect();
     assert_eq!(listed, on_disk);
     assert_eq!(manifest["seed"], 42);
-    assert_eq!(manifest["planted"]["effect_pct"], 0.8);
+    assert_eq!(manifest["planted"]["effect_pct"], 2.0);
     assert_eq!(manifest["planted"]["weaken_from"], "2026-10-05");
     let c = &summary.counts;
     assert_eq!(c.stocks, 20);
-    assert!((1_500..=4_000).contains(&c.news_items), "{c:?}");
+    assert!((4_000..=6_000).contains(&c.news_items), "{c:?}");
     assert!(c.duplicates > 100 && c.multi_stock_items > 100 && c.korean_items > 300);
     assert_eq!(manifest["counts"]["news_items"], c.news_items);
 }
@@ -399,7 +399,7 @@ fn feeds_parse_link_to_their_stocks_and_carry_their_tone_and_time() {
         }
         korean += usize::from(source.contains("-kr-"));
         // The tone is in the words, and only one tone.
-        let score = lexicon::score(&full_text(e));
+        let score = crate::news::sentiment::score(&full_text(e));
         assert_eq!(score, Some(f64::from(t.sentiment)), "{}", full_text(e));
         // Published as the key says, after the last close before the
         // target session and before it opens.
@@ -489,7 +489,9 @@ async fn the_planted_effect_is_recoverable_from_the_files() {
     // words carry; copies and repeats collapse into one.
     let mut events: BTreeMap<(String, NaiveDate), (NaiveDate, i8)> = BTreeMap::new();
     for (_, e) in &news.entries {
-        let tone = lexicon::score(&full_text(e)).unwrap().signum() as i8;
+        let tone = crate::news::sentiment::score(&full_text(e))
+            .unwrap()
+            .signum() as i8;
         for key in news.linked(e) {
             let cal = cals.get(key.split(':').next().unwrap()).unwrap();
             let reference = impact::reference_session(cal, e.published.unwrap()).unwrap();
@@ -516,10 +518,10 @@ async fn the_planted_effect_is_recoverable_from_the_files() {
     let (before, n_before) = spread(false);
     let (after, n_after) = spread(true);
     println!("positive − negative: {before:.3} points over {n_before} events before, {after:.3} over {n_after} after");
-    // 2 × 0.8 = 1.6 before (standard error ≈ 0.07); 2 × 0.16 = 0.32 after
-    // (standard error ≈ 0.25 on ~150 events).
-    assert!((before - 1.6).abs() < 0.3, "{before}");
-    assert!(after < 0.9 && after < before / 2.0, "{after}");
+    // 2 × 2 = 4 before (standard error ≈ 0.05); 2 × 0.4 = 0.8 after
+    // (standard error ≈ 0.15 on ~400 events).
+    assert!((before - 4.0).abs() < 0.3, "{before}");
+    assert!((after - 0.8).abs() < 0.6 && after < before / 2.0, "{after}");
     assert!(n_before > 1_500 && n_after > 80);
 }
 
@@ -551,7 +553,7 @@ fn every_template_renders_with_one_tone_and_no_placeholder_left() {
                             let all = format!("{} {}", t.title, t.summary);
                             assert!(!all.contains('{') && !all.contains('}'), "{all}");
                             let want = if positive { 1.0 } else { -1.0 };
-                            assert_eq!(lexicon::score(&all), Some(want), "{all}");
+                            assert_eq!(crate::news::sentiment::score(&all), Some(want), "{all}");
                         }
                     }
                 }

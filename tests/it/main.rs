@@ -11,6 +11,7 @@ mod news;
 mod plan;
 mod predict;
 mod providers;
+mod sample;
 mod storage;
 mod support;
 mod vectors;
