@@ -9,6 +9,7 @@
 
 use crate::jobs::JobName;
 use crate::on_db;
+use crate::storage::BeginWrite as _;
 use crate::storage::Storage;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -433,7 +434,7 @@ impl Ledger {
             None => (status.as_str(), status.as_str()),
         };
         on_db!(&self.storage.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // History first, copied from the row while it still names its owner.
             let n = sqlx::query(
                 "INSERT INTO job_run_attempts (run_id, attempt, trigger, status, started_at, finished_at, owner, host, pid, counts, error)
@@ -537,7 +538,7 @@ impl Ledger {
                 run.owner.as_deref().unwrap_or("?")
             );
             let done = on_db!(&self.storage.db, pool => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let n = sqlx::query(
                     "UPDATE job_runs SET status = $3, fence = fence + 1, finished_at = $4, error = $5,
                          next_attempt_at = $6, owner = NULL,

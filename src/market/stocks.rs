@@ -9,6 +9,7 @@
 
 use crate::diagnostics::{Problem, SourceFile};
 use crate::on_db;
+use crate::storage::BeginWrite as _;
 use crate::storage::Storage;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -209,7 +210,7 @@ pub async fn upsert(
     let now: DateTime<Utc> = storage.now().await?;
     let (mut inserted, mut updated) = (0, 0);
     on_db!(&storage.db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for row in rows {
             let created: Option<DateTime<Utc>> = sqlx::query_scalar(
                 "INSERT INTO stocks (exchange, code, name, currency, priority, active, aliases, symbols, source, run_id, created_at, updated_at)

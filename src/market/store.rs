@@ -43,6 +43,7 @@
 
 use super::validate::{Bar, Rejected};
 use super::Interval;
+use crate::storage::BeginWrite as _;
 use crate::storage::{Db, Storage};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -146,7 +147,7 @@ async fn sqlite_upsert(
     };
     let full = statement(SQLITE_BATCH);
     let mut out = Vec::with_capacity(groups.len());
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_write().await?;
     for (stock_id, interval, bars) in groups {
         let mut counts = UpsertCounts::default();
         for chunk in bars.chunks(SQLITE_BATCH) {
@@ -764,7 +765,7 @@ pub async fn quarantine(
     }
     let now: DateTime<Utc> = storage.now().await?;
     crate::on_db!(&storage.db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for r in rows {
             sqlx::query(
                 "INSERT INTO bar_quarantine (run_id, stock_id, provider, symbol, interval, ts, reason, payload, created_at)

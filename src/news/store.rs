@@ -10,6 +10,7 @@
 use super::fetch::Validators;
 use super::link::Link;
 use crate::on_db;
+use crate::storage::BeginWrite as _;
 use crate::storage::{placeholders, Storage};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
@@ -94,7 +95,7 @@ pub async fn insert_article(
     run_id: i64,
 ) -> anyhow::Result<Option<i64>> {
     Ok(on_db!(&storage.db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO news (canonical_url, url, source, title, summary, body, language, language_confidence,
                  published_at, published_inferred, fetched_at, content_hash, dup_sketch, cluster_id, run_id)
@@ -271,7 +272,7 @@ pub async fn replace_links(
     let now = storage.now().await?;
     let mut delta = LinkDelta::default();
     on_db!(&storage.db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let stored: Vec<(i64, f64, String)> = sqlx::query_as(
             "SELECT stock_id, relevance, evidence FROM news_stock_match WHERE news_id = $1",
         )
@@ -393,7 +394,7 @@ pub async fn upsert_impacts(
     let now = storage.now().await?;
     let mut changed = 0;
     on_db!(&storage.db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for r in rows {
             let n = sqlx::query(
                 "INSERT INTO news_impact (news_id, stock_id, ref_date, ref_close, ret_1d, ret_2d, ret_3d,

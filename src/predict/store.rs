@@ -5,6 +5,7 @@
 
 use super::features::DailyBars;
 use crate::on_db;
+use crate::storage::BeginWrite as _;
 use crate::storage::Storage;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
@@ -74,7 +75,7 @@ pub async fn save(
 ) -> anyhow::Result<()> {
     let now = storage.now().await?;
     on_db!(&storage.db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for r in rows {
             sqlx::query(
                 "INSERT INTO predictions (stock_id, model_id, experiment, variant, horizon_days, as_of, as_of_date,

@@ -41,6 +41,45 @@ macro_rules! on_db {
     };
 }
 
+/// A transaction that is going to write.
+///
+/// On SQLite it starts with `BEGIN IMMEDIATE`, which takes the write lock
+/// up front and waits for it under the busy timeout. A plain (deferred)
+/// `BEGIN` whose first statement reads takes a read snapshot; when another
+/// connection (the runner's heartbeat, a concurrent job) writes meanwhile,
+/// the later upgrade to a write fails at once with "database is locked" —
+/// the busy timeout does not apply to a stale snapshot. `news_crawl` hit
+/// exactly this: an article stored, its links' transaction refused, and
+/// the retry skipped the article as known, so its links were lost.
+/// PostgreSQL needs nothing special.
+pub trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send {
+        self.begin()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Storage {
     pub db: Db,

@@ -4,6 +4,7 @@
 
 use super::exact::VectorRecord;
 use crate::on_db;
+use crate::storage::BeginWrite as _;
 use crate::storage::Storage;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -132,7 +133,7 @@ pub async fn record_embedded(
 ) -> anyhow::Result<()> {
     let now = storage.now().await?;
     on_db!(&storage.db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for r in records {
             let published = DateTime::from_timestamp(r.published_at, 0)
                 .ok_or_else(|| anyhow::anyhow!("news {}: bad published_at {}", r.id, r.published_at))?;
@@ -182,7 +183,7 @@ pub async fn record_embedded(
 /// articles that are gone).
 pub async fn forget(storage: &Storage, collection: &str, ids: &[i64]) -> anyhow::Result<()> {
     on_db!(&storage.db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for id in ids {
             sqlx::query("DELETE FROM news_vectors WHERE collection = $1 AND news_id = $2")
                 .bind(collection)
