@@ -65,8 +65,10 @@ async fn count(storage: &Storage, sql: &str) -> i64 {
     tickerd::on_db!(&storage.db, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}")))
 }
 
+/// A one-value query as a float (PostgreSQL's AVG of numerics is NUMERIC).
 async fn value(storage: &Storage, sql: &str) -> Option<f64> {
-    tickerd::on_db!(&storage.db, pool => sqlx::query_scalar::<_, Option<f64>>(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}")))
+    let sql = format!("SELECT CAST(({sql}) AS DOUBLE PRECISION)");
+    tickerd::on_db!(&storage.db, pool => sqlx::query_scalar::<_, Option<f64>>(sqlx::AssertSqlSafe(sql.as_str())).fetch_one(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}")))
 }
 
 /// Every table the pipeline fills, with its row count.
