@@ -18,7 +18,7 @@
 /// Positive English words (inflections listed: no stemmer). Left out on
 /// purpose: `profit` and `growth` (neutral in "profit fell"), `won` (the
 /// Korean currency), `buyback` (suspended as often as announced).
-const POSITIVE_EN: &[&str] = &[
+pub const POSITIVE_EN: &[&str] = &[
     "surge",
     "surges",
     "surged",
@@ -77,7 +77,7 @@ const POSITIVE_EN: &[&str] = &[
 ];
 
 /// Negative English words.
-const NEGATIVE_EN: &[&str] = &[
+pub const NEGATIVE_EN: &[&str] = &[
     "plunge",
     "plunges",
     "plunged",
@@ -148,7 +148,7 @@ const NEGATORS_EN: &[&str] = &[
 /// strong results, 수주 order win, 상향 raised, 흑자전환 turn to profit,
 /// 호조 upturn, 신고가 new high, 반등 rebound, 최대 실적 record results,
 /// 개선 improvement, 승인 approval).
-const POSITIVE_KO: &[&str] = &[
+pub const POSITIVE_KO: &[&str] = &[
     "급등",
     "상승",
     "강세",
@@ -168,7 +168,7 @@ const POSITIVE_KO: &[&str] = &[
 /// slump, 적자 loss, 리콜 recall, 하향 lowered, 손실 loss, 악화
 /// deterioration, 신저가 new low, 소송 lawsuit, 감소 decrease, 우려
 /// concern).
-const NEGATIVE_KO: &[&str] = &[
+pub const NEGATIVE_KO: &[&str] = &[
     "급락",
     "하락",
     "약세",

@@ -6,7 +6,8 @@
 use super::feeds::SourceFile;
 use super::news::{self, Item, Market, Story, PLAN};
 use super::universe::STOCKS;
-use super::{lexicon, prices, Counts, END_SESSION, GENERATOR_VERSION, MINUTE_SESSIONS, PLANTED};
+use super::{prices, Counts, END_SESSION, GENERATOR_VERSION, MINUTE_SESSIONS, PLANTED};
+use crate::news::sentiment as lexicon;
 use chrono::{Duration, NaiveDate, SecondsFormat};
 use serde::Serialize;
 
@@ -232,9 +233,9 @@ pub fn readme(about: &About<'_>) -> String {
          {gap:.0}% of the effect is already in the target session's open.\n\
          - Normal draws are sums of twelve uniforms (tails end at ±6σ). Prices sit on the tick \
          (KRX's tick table; one cent in New York). Volume is 30% higher on story sessions.\n\
-         - Tone is written only with these words (see `tickerd::sample::lexicon`; English as \
-         whole words, Korean as substrings): positive {pos}; negative {neg}. Every other word is \
-         neutral, so counting them recovers each item's sentiment.\n\n",
+         - Tone is written only with words of tickerd's finance lexicon (`src/news/sentiment.rs`; \
+         English as whole words, Korean as substrings), which has: positive {pos}; negative {neg}. \
+         Every other word is neutral, so the lexicon recovers each item's sentiment.\n\n",
         pair = PLAN.pair_rate * 100.0,
         rate = PLAN.story_rate,
         copy = PLAN.copy_rate * 100.0,

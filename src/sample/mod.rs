@@ -52,7 +52,7 @@
 //! simulation of the detector found the drop in 7% of draws; at 2% and
 //! one in two, in all of them).
 //! Half the effect already shows in the open. Tone is written with the
-//! words of [`lexicon`] only.
+//! words of tickerd's lexicon (`news::sentiment`) only.
 //!
 //! How much news ([`news::PLAN`]): each stock gets a story before a session
 //! with probability 0.5 (at most one), 12% of stories name a second stock,
@@ -63,8 +63,8 @@
 //! `predict`'s nightly 21:00 KST cut-off for the target session.
 //!
 //! `predict`'s `baseline` model reads the tone through
-//! `NewsSignal::news_sentiment`, filled by `news::sentiment` (whose lexicon
-//! includes every word of [`lexicon`]); `news_impact` and the LLM prompt's
+//! `NewsSignal::news_sentiment`, filled by `news::sentiment`, the lexicon
+//! the templates are written with; `news_impact` and the LLM prompt's
 //! `{{news}}` / `{{similar}}` see it too.
 //!
 //! # Determinism
@@ -79,7 +79,6 @@
 
 mod docs;
 pub mod feeds;
-pub mod lexicon;
 pub mod news;
 pub mod prices;
 pub mod text;

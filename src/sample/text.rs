@@ -7,9 +7,10 @@
 //! other (the crawler clusters near copies by MinHash, see `news::dedup`),
 //! while a syndicated copy ([`syndicate`]) changes only a byline or a tag.
 //!
-//! Sentiment words come only from [`super::lexicon`]: a positive story uses
-//! positive words and no negative ones, and vice versa; every other word is
-//! neutral.
+//! Sentiment words come only from tickerd's lexicon (`news::sentiment`): a
+//! positive story uses positive words and no negative ones, and vice versa;
+//! every other word is neutral to it (a test renders every template and
+//! scores it).
 //!
 //! Korean particles (이/가, 은/는, 을/를, 와/과, 으로/로) follow the final
 //! consonant of the word they attach to: `{k:은}` renders `다온반도체는`
