@@ -59,6 +59,37 @@ impl Outcome {
     }
 }
 
+/// Wall time per phase of a run (reading, computing, writing), reported
+/// as `ms_<phase>` counts: where a slow run's time went is what tells its
+/// cause. Laps add up, so a phase can be timed piecewise in a loop; they
+/// are summed unrounded and rounded to milliseconds once, in `report`.
+pub struct Phases {
+    since: std::time::Instant,
+    spent: BTreeMap<&'static str, std::time::Duration>,
+}
+
+impl Phases {
+    pub fn start() -> Phases {
+        Phases {
+            since: std::time::Instant::now(),
+            spent: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the time since the previous lap (or the start) to `phase`.
+    pub fn lap(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        *self.spent.entry(phase).or_default() += now - self.since;
+        self.since = now;
+    }
+
+    pub fn report(&self, out: &mut Outcome) {
+        for (phase, d) in &self.spent {
+            out.count(&format!("ms_{phase}"), d.as_millis() as i64);
+        }
+    }
+}
+
 /// A failed run. Retryable errors are retried per the schedule's policy;
 /// permanent ones (bad configuration, not implemented) are not.
 #[derive(Debug)]

@@ -22,7 +22,7 @@
 //! Rerun safety: safe — a prediction with a `model_evaluations` row is
 //! never selected again; the insert ignores a row a concurrent run wrote.
 
-use super::{JobContext, JobError, Outcome};
+use super::{JobContext, JobError, Outcome, Phases};
 use crate::eval::baselines::{self, LOOKBACK_SESSIONS};
 use crate::eval::metrics::{self, Direction, Prediction, PriceTargets, TARGET_WINDOW_DAYS};
 use crate::news::impact::sessions_after;
@@ -91,13 +91,8 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let mut written = 0u64;
     let mut candidates = 0usize;
     // Where the time goes (reported in ms): reading, scoring, writing.
-    let (mut read, mut score, mut write) = (Duration::zero(), Duration::zero(), Duration::zero());
-    let lap = |since: &mut std::time::Instant, acc: &mut Duration| {
-        *acc += Duration::from_std(since.elapsed()).unwrap_or_default();
-        *since = std::time::Instant::now();
-    };
+    let mut phases = Phases::start();
     let mut sink = Sink::open(ctx).await?;
-    let mut clock = std::time::Instant::now();
     for stock_id in stocks_with_due(ctx).await? {
         if ctx.cancel.is_cancelled() {
             // What is written stays written; the rest is picked up next run.
@@ -137,27 +132,25 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
         let max_h = items.iter().map(|(d, _)| d.horizon).max().unwrap_or(1);
         let back = ((LOOKBACK_SESSIONS + max_h) as i64 * 7) / 5 + 14;
         let bars = daily_bars(ctx, stock_id, from - Duration::days(back), to).await?;
-        lap(&mut clock, &mut read);
+        phases.lap("read");
         for (d, plan) in &items {
             if let Some(row) = evaluate_one(d, plan, &bars, flat_band, &mut out) {
                 rows.push(row);
             }
         }
-        lap(&mut clock, &mut score);
+        phases.lap("score");
         if rows.len() >= INSERT_CHUNK {
             written += sink.write(ctx, &rows).await?;
             rows.clear();
-            lap(&mut clock, &mut write);
+            phases.lap("write");
         }
     }
     out.count("candidates", candidates as i64);
     written += sink.write(ctx, &rows).await?;
     written += sink.close().await?;
-    lap(&mut clock, &mut write);
+    phases.lap("write");
     out.count("written", written as i64);
-    out.count("ms_read", read.num_milliseconds());
-    out.count("ms_score", score.num_milliseconds());
-    out.count("ms_write", write.num_milliseconds());
+    phases.report(&mut out);
     let c = |k: &str| out.counts.get(k).copied().unwrap_or(0);
     out.markdown = format!(
         "## Evaluation\n\n{} candidates: {} scored, {} unscorable, {} not matured, {} waiting for bars.\n\

@@ -17,7 +17,7 @@ pub mod performance_daily;
 pub mod predict;
 pub mod regression_detect;
 
-pub use context::{JobContext, JobError, Outcome};
+pub use context::{JobContext, JobError, Outcome, Phases};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

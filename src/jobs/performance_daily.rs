@@ -17,7 +17,7 @@
 //! Rerun safety: safe — recomputing a day rewrites the same rows; a rerun
 //! with nothing new recomputes nothing and redraws the same report.
 
-use super::{JobContext, JobError, Outcome};
+use super::{JobContext, JobError, Outcome, Phases};
 use crate::charts::{self, Interval, LineChart, ReliabilityBin, Series, Style};
 use crate::eval::compare;
 use crate::eval::performance::{self, HISTORY_METRICS};
@@ -83,18 +83,14 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
 
     // Phase timings (ms) go into the report: where the time goes (reading,
     // Polars, writing) is what tells a slow run's cause.
-    let mut clock = std::time::Instant::now();
-    let mut lap = |out: &mut Outcome, phase: &str| {
-        out.count(phase, clock.elapsed().as_millis() as i64);
-        clock = std::time::Instant::now();
-    };
+    let mut phases = Phases::start();
     let dirty = store::dirty_days(storage).await?;
     out.count("days_recomputed", dirty.len() as i64);
     let mut variants = VariantIds::default();
     let items = store::load_items(storage, &dirty, &mut variants).await?;
     out.count("items", items.len() as i64);
     let counts = store::counts(storage, &dirty).await?;
-    lap(&mut out, "ms_read");
+    phases.lap("read");
     let kpis = if items.is_empty() {
         Vec::new()
     } else {
@@ -105,7 +101,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
             .map_err(anyhow::Error::from)?;
         frame_to_rows(&daily, &variants)?
     };
-    lap(&mut out, "ms_kpis");
+    phases.lap("kpis");
     let rows = merge_counts(kpis, &counts);
     store::upsert_daily(storage, &rows, ctx.run_id).await?;
     out.count("daily_rows", rows.len() as i64);
@@ -114,14 +110,15 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let history = rolling(storage, &series, &dirty, &cfg.windows).await?;
     store::upsert_history(storage, &history).await?;
     out.count("history_rows", history.len() as i64);
-    lap(&mut out, "ms_write");
+    phases.lap("write");
 
     let today = report_day(ctx, &cfg);
     let ab = ab_comparisons(ctx, &cfg, today).await?;
     out.count("ab_comparisons", ab.len() as i64);
 
     let page = render(ctx, &cfg, today, &ab).await?;
-    lap(&mut out, "ms_report");
+    phases.lap("report");
+    phases.report(&mut out);
     out.markdown = page.markdown;
     out.details = serde_json::json!({ "ab": ab, "charts": page.charts });
     Ok(out)

@@ -21,7 +21,8 @@ pub struct CrawlConfig {
     /// merges in `benches/news.rs`).
     #[serde(default = "default_near_dup_distance")]
     pub near_dup_distance: u32,
-    /// How far back a new article is compared with earlier ones.
+    /// A new article joins only a story published within this many days
+    /// of it (either side).
     #[serde(default = "default_near_dup_window_days")]
     pub near_dup_window_days: i64,
     /// Entries taken from one source per run (newest first as listed).
@@ -37,7 +38,7 @@ fn default_near_dup_distance() -> u32 {
     super::dedup::MINHASH_MAX_DISTANCE
 }
 fn default_near_dup_window_days() -> i64 {
-    14
+    3
 }
 fn default_max_items() -> usize {
     500

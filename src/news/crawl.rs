@@ -8,7 +8,7 @@ use super::charset;
 use super::config::{CrawlConfig, Location, Source, SourceKind};
 use super::dedup::{self, NearDupIndex};
 use super::fetch::{FetchRequest, Fetched, Fetcher, Validators};
-use super::link::{ArticleText, Linker, StockEntry};
+use super::link::{ArticleText, Link, Linker, StockEntry};
 use super::parse::{self, Entry};
 use super::store::{self, LinkDelta, NewArticle};
 use crate::market::stocks::Stock;
@@ -102,10 +102,10 @@ impl Crawl<'_> {
             .iter()
             .map(|s| (format!("{}:{}", s.exchange, s.code), s.id))
             .collect();
-        let mut index = NearDupIndex::new(self.cfg.near_dup_distance);
-        let since = self.now - Duration::days(self.cfg.near_dup_window_days);
-        for (id, hash) in store::recent_representatives(self.storage, since).await? {
-            index.insert(id, hash);
+        let window = Duration::days(self.cfg.near_dup_window_days);
+        let mut clusters = Clusters::new(self.cfg.near_dup_distance, window);
+        for r in store::recent_representatives(self.storage, self.now - window).await? {
+            clusters.add(r.id, r.sketch, r.published_at, r.stocks);
         }
 
         // Gather concurrently (the fetcher enforces per-host politeness and
@@ -148,29 +148,18 @@ impl Crawl<'_> {
             }
             let mut report = g.report;
             for c in &g.candidates {
-                let Some(id) = self.store_one(&source, c, &mut index, &mut report).await? else {
+                let Some(links) = self
+                    .store_one(&source, c, &linker, &prior, &mut clusters, &mut report)
+                    .await?
+                else {
                     continue;
                 };
-                let e = &c.entry;
-                let links = linker.link(&ArticleText {
-                    title: &e.title,
-                    summary: e.summary.as_deref().unwrap_or(""),
-                    body: e.body.as_deref().unwrap_or(""),
-                    source_stocks: &prior,
-                });
                 for l in &links {
                     if let Some(n) = names.get(&l.stock_id) {
                         *result.links_per_stock.entry(n.clone()).or_default() += 1;
                     }
                 }
-                result.links += store::replace_links(
-                    self.storage,
-                    id,
-                    &links,
-                    super::link::RULES_VERSION,
-                    Some(self.run_id),
-                )
-                .await?;
+                result.links.added += links.len() as u64;
             }
             if let Some((url, v, status)) = &g.validators {
                 store::save_validators(self.storage, url, v, *status, &source.cfg.name).await?;
@@ -205,22 +194,39 @@ impl Crawl<'_> {
         Ok(true)
     }
 
-    /// Stores one candidate; returns the new article's id if it is one.
+    /// Stores one candidate with its links; returns the links if it was a
+    /// new article.
     async fn store_one(
         &self,
         source: &Source,
         c: &Candidate,
-        index: &mut NearDupIndex,
+        linker: &Linker,
+        prior: &[i64],
+        clusters: &mut Clusters,
         report: &mut SourceReport,
-    ) -> anyhow::Result<Option<i64>> {
+    ) -> anyhow::Result<Option<Vec<Link>>> {
         let e = &c.entry;
         let text_body = e.body.as_deref().or(e.summary.as_deref()).unwrap_or("");
         let hash = dedup::content_hash(&e.title, text_body);
         if self.record_exact_copy(source, c, &hash, report).await? {
             return Ok(None);
         }
+        let links = linker.link(&ArticleText {
+            title: &e.title,
+            summary: e.summary.as_deref().unwrap_or(""),
+            body: e.body.as_deref().unwrap_or(""),
+            source_stocks: prior,
+        });
+        let mut stocks: Vec<i64> = links.iter().map(|l| l.stock_id).collect();
+        stocks.sort_unstable();
         let sketch = dedup::minhash64(&format!("{} {}", e.title, text_body));
-        let near = index.find(sketch).map(|(id, _)| id);
+        // A time in the future is a source error; point-in-time retrieval
+        // must never see an article before it was seen.
+        let (published_at, inferred) = match e.published {
+            Some(p) if p <= c.fetched_at + Duration::minutes(5) => (p, false),
+            _ => (c.fetched_at, true),
+        };
+        let near = clusters.head_for(sketch, published_at, &stocks);
         let full = format!(
             "{} {} {}",
             e.title,
@@ -228,12 +234,6 @@ impl Crawl<'_> {
             e.body.as_deref().unwrap_or("")
         );
         let (language, confidence) = detect_language(&full, e.language.as_deref(), source);
-        // A time in the future is a source error; point-in-time retrieval
-        // must never see an article before it was seen.
-        let (published_at, inferred) = match e.published {
-            Some(p) if p <= c.fetched_at + Duration::minutes(5) => (p, false),
-            _ => (c.fetched_at, true),
-        };
         let article = NewArticle {
             canonical_url: c.canonical.clone(),
             url: e.url.clone(),
@@ -250,15 +250,23 @@ impl Crawl<'_> {
             dup_sketch: sketch,
             near_duplicate_of: near,
         };
-        match store::insert_article(self.storage, &article, self.run_id).await? {
+        let stored = store::insert_article(
+            self.storage,
+            &article,
+            &links,
+            super::link::RULES_VERSION,
+            self.run_id,
+        )
+        .await?;
+        match stored {
             Some(id) => {
                 if near.is_some() {
                     report.duplicates_near += 1;
                 } else {
-                    index.insert(id, sketch);
+                    clusters.add(id, sketch, published_at, stocks);
                 }
                 report.new += 1;
-                Ok(Some(id))
+                Ok(Some(links))
             }
             None => {
                 // Stored meanwhile (same URL or same content in this batch).
@@ -269,6 +277,80 @@ impl Crawl<'_> {
             }
         }
     }
+}
+
+/// The near-duplicate clusters a new article may join: their heads'
+/// sketches, publication times and linked stocks.
+///
+/// Close text alone is not the same story. Wires write many briefs from
+/// one template ("X beats estimates, shares rise"), and two of them can
+/// sketch within the threshold. Merged, the later one would never be
+/// embedded or predicted. So a head matches only when it was published
+/// within the window of the article (either side: one pass over a backlog
+/// stores sources in config order, not by time) and is about at least one
+/// of the same stocks, or both are about none. A syndicated copy follows
+/// its story within hours and names the stocks it names.
+struct Clusters {
+    index: NearDupIndex,
+    window: Duration,
+    heads: HashMap<i64, Head>,
+}
+
+struct Head {
+    published_at: DateTime<Utc>,
+    /// Ascending.
+    stocks: Vec<i64>,
+}
+
+impl Clusters {
+    fn new(max_distance: u32, window: Duration) -> Clusters {
+        Clusters {
+            index: NearDupIndex::new(max_distance),
+            window,
+            heads: HashMap::new(),
+        }
+    }
+
+    /// Adds a cluster head; `stocks` ascending.
+    fn add(&mut self, id: i64, sketch: u64, published_at: DateTime<Utc>, stocks: Vec<i64>) {
+        self.index.insert(id, sketch);
+        self.heads.insert(
+            id,
+            Head {
+                published_at,
+                stocks,
+            },
+        );
+    }
+
+    /// The closest head within the threshold and the window about the
+    /// same stocks.
+    fn head_for(&self, sketch: u64, published_at: DateTime<Utc>, stocks: &[i64]) -> Option<i64> {
+        self.index
+            .find_where(sketch, |id| {
+                self.heads.get(&id).is_some_and(|h| {
+                    (h.published_at - published_at).abs() <= self.window
+                        && shares_a_stock(&h.stocks, stocks)
+                })
+            })
+            .map(|(id, _)| id)
+    }
+}
+
+/// Both about no stock, or about at least one common stock (both sorted).
+fn shares_a_stock(a: &[i64], b: &[i64]) -> bool {
+    if a.is_empty() && b.is_empty() {
+        return true;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
 }
 
 /// whatlang's guess when it is reliable, else the source's hint.
@@ -467,5 +549,41 @@ async fn article_body(
             }
         }
         scheme => anyhow::bail!("{url}: {scheme} links are not followed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_near_copy_joins_a_head_only_about_the_same_stocks_and_time() {
+        let day = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 9, 0, 0).unwrap();
+        let mut c = Clusters::new(6, Duration::days(3));
+        let sketch = dedup::minhash64("Samsung Electronics beats estimates as chip sales rise");
+        c.add(10, sketch, day(10), vec![1]);
+        c.add(11, sketch ^ 0b11, day(10), vec![]);
+        // Same text shape, another company: a story of its own.
+        assert_eq!(c.head_for(sketch, day(10), &[2]), None);
+        // A copy naming the same stock (and one more) is the same story,
+        // published after it or (crawled out of order) before it.
+        assert_eq!(c.head_for(sketch, day(11), &[1, 3]), Some(10));
+        assert_eq!(c.head_for(sketch, day(7), &[1]), Some(10));
+        // The same brief about the same stock a week later: another story.
+        assert_eq!(c.head_for(sketch, day(17), &[1]), None);
+        // About no stock: only a head about no stock matches.
+        assert_eq!(c.head_for(sketch, day(10), &[]), Some(11));
+        // Beyond the threshold nothing matches, stocks or not.
+        assert_eq!(c.head_for(!sketch, day(10), &[1]), None);
+    }
+
+    #[test]
+    fn shares_a_stock_walks_both_sorted_lists() {
+        assert!(shares_a_stock(&[], &[]));
+        assert!(!shares_a_stock(&[], &[1]));
+        assert!(!shares_a_stock(&[1, 3, 5], &[2, 4, 6]));
+        assert!(shares_a_stock(&[1, 3, 5], &[0, 5]));
+        assert!(shares_a_stock(&[7], &[1, 2, 7]));
     }
 }

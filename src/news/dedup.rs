@@ -423,6 +423,12 @@ impl NearDupIndex {
     /// The representative closest to `hash` within the threshold, with its
     /// distance; ties go to the smallest id.
     pub fn find(&self, hash: u64) -> Option<(i64, u32)> {
+        self.find_where(hash, |_| true)
+    }
+
+    /// Like `find`, among the representatives `accept` takes (the crawl
+    /// takes only those about the same stocks).
+    pub fn find_where(&self, hash: u64, accept: impl Fn(i64) -> bool) -> Option<(i64, u32)> {
         let mut best: Option<(i64, u32)> = None;
         for (band, table) in self.bands.iter().zip(&self.tables) {
             let Some(bucket) = table.get(&band.value(hash)) else {
@@ -430,7 +436,7 @@ impl NearDupIndex {
             };
             for &(id, other) in bucket {
                 let d = hamming(hash, other);
-                if d <= self.max_distance && is_better((id, d), best) {
+                if d <= self.max_distance && is_better((id, d), best) && accept(id) {
                     best = Some((id, d));
                 }
             }

@@ -68,32 +68,67 @@ pub async fn live_hash_owner(storage: &Storage, hash: &str) -> anyhow::Result<Op
     }))
 }
 
-/// Representatives (cluster heads) published since `since`, with their
-/// near-duplicate sketch: what a new article is compared with.
+/// A cluster head the near-duplicate index starts from.
+#[derive(Debug, Clone)]
+pub struct Representative {
+    pub id: i64,
+    pub sketch: u64,
+    pub published_at: DateTime<Utc>,
+    /// The stocks it is linked to, ascending.
+    pub stocks: Vec<i64>,
+}
+
+/// Cluster heads (live) published since `since`, with their linked stocks.
 pub async fn recent_representatives(
     storage: &Storage,
     since: DateTime<Utc>,
-) -> anyhow::Result<Vec<(i64, u64)>> {
+) -> anyhow::Result<Vec<Representative>> {
     Ok(on_db!(&storage.db, pool => {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, dup_sketch FROM news
+        let heads: Vec<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT id, dup_sketch, published_at FROM news
              WHERE cluster_id = id AND deleted_at IS NULL AND published_at >= $1 ORDER BY id",
         )
         .bind(since)
         .fetch_all(pool)
         .await?;
-        rows.into_iter().map(|(id, h)| (id, h as u64)).collect()
+        let links: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT m.news_id, m.stock_id FROM news_stock_match m JOIN news n ON n.id = m.news_id
+             WHERE n.cluster_id = n.id AND n.deleted_at IS NULL AND n.published_at >= $1
+             ORDER BY m.news_id, m.stock_id",
+        )
+        .bind(since)
+        .fetch_all(pool)
+        .await?;
+        let mut stocks: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (news_id, stock_id) in links {
+            stocks.entry(news_id).or_default().push(stock_id);
+        }
+        heads
+            .into_iter()
+            .map(|(id, h, published_at)| Representative {
+                id,
+                sketch: h as u64,
+                published_at,
+                stocks: stocks.remove(&id).unwrap_or_default(),
+            })
+            .collect()
     }))
 }
 
-/// Stores an article; returns its id, or `None` if its URL or live content
-/// hash was stored meanwhile (a concurrent crawl): nothing is lost, the
-/// other writer has it.
+/// Stores an article together with its links, in one transaction: a
+/// crash cannot leave an article without its links (a later crawl skips a
+/// known URL, so links written separately could be lost for good).
+/// Returns the article's id, or `None` if its URL or live content hash was
+/// stored meanwhile (a concurrent crawl): nothing is lost, the other
+/// writer has it.
 pub async fn insert_article(
     storage: &Storage,
     a: &NewArticle,
+    links: &[Link],
+    rules_version: &str,
     run_id: i64,
 ) -> anyhow::Result<Option<i64>> {
+    let now = storage.now().await?;
     Ok(on_db!(&storage.db, pool => {
         let mut tx = pool.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
@@ -119,16 +154,37 @@ pub async fn insert_article(
         .bind(run_id)
         .fetch_optional(&mut *tx)
         .await?;
-        if let (Some(id), None) = (id, a.near_duplicate_of) {
-            sqlx::query("UPDATE news SET cluster_id = id WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        if let Some(id) = id {
+            if a.near_duplicate_of.is_none() {
+                sqlx::query("UPDATE news SET cluster_id = id WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for l in links {
+                sqlx::query(UPSERT_LINK)
+                    .bind(id)
+                    .bind(l.stock_id)
+                    .bind(round6(l.relevance))
+                    .bind(serde_json::to_string(&l.evidence)?)
+                    .bind(rules_version)
+                    .bind(now)
+                    .bind(Some(run_id))
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         id
     }))
 }
+
+/// Inserts or updates one `news_stock_match` row.
+const UPSERT_LINK: &str = "INSERT INTO news_stock_match (news_id, stock_id, relevance, evidence, rules_version, linked_at, run_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (news_id, stock_id) DO UPDATE SET relevance = excluded.relevance,
+         evidence = excluded.evidence, rules_version = excluded.rules_version,
+         linked_at = excluded.linked_at, run_id = excluded.run_id";
 
 /// Records a URL whose content is an exact copy of article `news_id`.
 pub async fn insert_duplicate(
@@ -294,13 +350,7 @@ pub async fn replace_links(
                 Some(_) => delta.changed += 1,
                 None => delta.added += 1,
             }
-            sqlx::query(
-                "INSERT INTO news_stock_match (news_id, stock_id, relevance, evidence, rules_version, linked_at, run_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (news_id, stock_id) DO UPDATE SET relevance = excluded.relevance,
-                     evidence = excluded.evidence, rules_version = excluded.rules_version,
-                     linked_at = excluded.linked_at, run_id = excluded.run_id",
-            )
+            sqlx::query(UPSERT_LINK)
             .bind(news_id)
             .bind(l.stock_id)
             .bind(relevance)

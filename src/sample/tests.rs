@@ -120,6 +120,49 @@ fn the_same_seed_writes_the_same_bytes_and_another_seed_does_not() {
     );
 }
 
+/// The committed `data/sample/` is exactly what `tickerd sample generate
+/// --seed 42` writes: a generator change that is not regenerated and
+/// committed (or a hand edit of the data) fails here, not in a newcomer's
+/// first run.
+#[test]
+fn the_committed_sample_is_seed_42s_output() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        &Options {
+            seed: 42,
+            out: dir.path(),
+            sources_prefix: "data/sample",
+        },
+        &calendars(),
+    )
+    .unwrap();
+    let fresh = tree(dir.path());
+    let committed = tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample"));
+    let only_committed: Vec<_> = committed
+        .keys()
+        .filter(|k| !fresh.contains_key(*k))
+        .collect();
+    let only_fresh: Vec<_> = fresh
+        .keys()
+        .filter(|k| !committed.contains_key(*k))
+        .collect();
+    assert!(
+        only_committed.is_empty() && only_fresh.is_empty(),
+        "files only in data/sample: {only_committed:?}; only in seed 42's output: {only_fresh:?} \
+         (run `tickerd sample generate --seed 42` and commit data/sample)"
+    );
+    let differ: Vec<_> = fresh
+        .iter()
+        .filter(|(path, bytes)| committed[*path] != **bytes)
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "data/sample differs from seed 42's output in {differ:?} \
+         (run `tickerd sample generate --seed 42` and commit data/sample)"
+    );
+}
+
 #[test]
 fn the_sample_is_a_few_megabytes_and_the_manifest_lists_every_file() {
     let (dir, summary) = generated(42);

@@ -599,3 +599,122 @@ async fn validate_names_every_bad_source() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("source \"b\"") || stdout(&out).contains("source \"b\""));
 }
+
+/// An article and its links are stored together or not at all. A link
+/// that cannot be written (here: to a stock that does not exist) takes the
+/// article with it, so the next crawl still finds the URL unknown and
+/// stores both; before, the article stayed and its links were lost for
+/// good, because a known URL is never relinked by a crawl.
+async fn article_and_links_commit_together(backend: Backend) {
+    use tickerd::news::link::{Evidence, Field, Link, Rule, RULES_VERSION};
+    use tickerd::news::store::{insert_article, NewArticle};
+    let db = crate::support::TestDb::new(backend).await;
+    let storage = db.storage().await;
+    let dir = tempfile::tempdir().unwrap();
+    let universe = dir.path().join("universe.csv");
+    std::fs::write(&universe, UNIVERSE).unwrap();
+    tickerd::market::stocks::import(&storage, &universe, None)
+        .await
+        .unwrap();
+    let stocks = tickerd::market::stocks::load(&storage, false)
+        .await
+        .unwrap();
+    let jpm = stocks.iter().find(|s| s.code == "JPM").unwrap().id;
+    let missing = stocks.iter().map(|s| s.id).max().unwrap() + 1000;
+    let ledger = tickerd::ledger::Ledger::new(storage.clone());
+    let owner = tickerd::ledger::Owner {
+        id: "test:atomic".into(),
+        host: "test-host".into(),
+        pid: 1,
+    };
+    let run_id = match ledger
+        .claim(
+            tickerd::jobs::JobName::NewsCrawl,
+            "2026-11-24T10:00:00Z".parse().unwrap(),
+            tickerd::ledger::Trigger::Manual,
+            &owner,
+            tickerd::ledger::Rerun::Unfinished,
+        )
+        .await
+        .unwrap()
+    {
+        tickerd::ledger::ClaimResult::Claimed(c) => c.run_id,
+        tickerd::ledger::ClaimResult::Taken { .. } => panic!("a fresh database has no claim"),
+    };
+    let now = chrono::Utc::now();
+    let article = NewArticle {
+        canonical_url: "https://wire.example.com/jpm-dividend".into(),
+        url: "https://wire.example.com/jpm-dividend".into(),
+        source: "wire".into(),
+        title: "JPMorgan raises dividend after stress test".into(),
+        summary: None,
+        body: None,
+        language: Some("en".into()),
+        language_confidence: Some(0.9),
+        published_at: now,
+        published_inferred: false,
+        fetched_at: now,
+        content_hash: "h1".into(),
+        dup_sketch: 7,
+        near_duplicate_of: None,
+    };
+    let link = |stock_id| Link {
+        stock_id,
+        relevance: 0.9,
+        evidence: vec![Evidence {
+            rule: Rule::ExchangeSymbol,
+            field: Field::Title,
+            start: 0,
+            end: 8,
+            text: "JPMorgan".into(),
+            weight: 0.9,
+            count: 1,
+        }],
+    };
+    let counts = |storage: tickerd::storage::Storage| async move {
+        tickerd::on_db!(&storage.db, pool => {
+            let news: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM news").fetch_one(pool).await.unwrap();
+            let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM news_stock_match").fetch_one(pool).await.unwrap();
+            (news, links)
+        })
+    };
+
+    let err = insert_article(
+        &storage,
+        &article,
+        &[link(jpm), link(missing)],
+        RULES_VERSION,
+        run_id,
+    )
+    .await
+    .expect_err("a link to a stock that does not exist must fail");
+    assert!(
+        format!("{err:#}").to_lowercase().contains("foreign key"),
+        "{err:#}"
+    );
+    assert_eq!(counts(storage.clone()).await, (0, 0), "nothing half-stored");
+
+    let id = insert_article(&storage, &article, &[link(jpm)], RULES_VERSION, run_id)
+        .await
+        .unwrap()
+        .expect("the URL is still unknown, so it is stored now");
+    assert_eq!(counts(storage.clone()).await, (1, 1));
+    let cluster: Option<i64> = tickerd::on_db!(&storage.db, pool => sqlx::query_scalar("SELECT cluster_id FROM news WHERE id = $1").bind(id).fetch_one(pool).await.unwrap());
+    assert_eq!(cluster, Some(id), "a new cluster head is its own cluster");
+    // The same URL again: nothing stored, nothing linked twice.
+    let again = insert_article(&storage, &article, &[link(jpm)], RULES_VERSION, run_id)
+        .await
+        .unwrap();
+    assert_eq!(again, None);
+    assert_eq!(counts(storage).await, (1, 1));
+}
+
+#[tokio::test]
+async fn article_and_links_commit_together_sqlite() {
+    article_and_links_commit_together(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn article_and_links_commit_together_postgres() {
+    article_and_links_commit_together(Backend::Postgres).await
+}
