@@ -16,7 +16,10 @@
 //! `cargo bench --bench evaluation`. Environment: `EVAL_BENCH_ROWS`
 //! (default `1000000,10000000`), `EVAL_BENCH_SKIP_JOBS=1`,
 //! `EVAL_BENCH_SKIP_PYTHON=1`, `EVAL_BENCH_SKIP_KPIS=1`, `EVAL_BENCH_JOB_ROWS`
-//! (sizes of the whole-job part; default the same as `EVAL_BENCH_ROWS`). Needs `bash benches/kpi_python/setup.sh`
+//! (sizes of the whole-job part; default the same as `EVAL_BENCH_ROWS`),
+//! `EVAL_BENCH_MOVE_ROWS` (e.g. `1000000,50000`: `evaluate` runs once per
+//! value of `sqlite_rows_per_transaction`, each on the same seeded
+//! database; default: once, with the job's default). Needs `bash benches/kpi_python/setup.sh`
 //! (run here when `.venv-bench` is missing). Prints Markdown and writes it to
 //! `target/bench-evaluation.md`.
 
@@ -50,6 +53,13 @@ fn main() -> anyhow::Result<()> {
     };
     let skip_python = std::env::var("EVAL_BENCH_SKIP_PYTHON").is_ok();
     let skip_kpis = std::env::var("EVAL_BENCH_SKIP_KPIS").is_ok();
+    let move_rows: Vec<Option<i64>> = match std::env::var("EVAL_BENCH_MOVE_ROWS") {
+        Ok(v) => v
+            .split(',')
+            .map(|s| s.trim().parse().map(Some).context("EVAL_BENCH_MOVE_ROWS"))
+            .collect::<anyhow::Result<_>>()?,
+        Err(_) => vec![None],
+    };
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = repo.join("target");
     let python = repo.join(".venv-bench/bin/python");
@@ -107,8 +117,16 @@ fn main() -> anyhow::Result<()> {
     if !skip_jobs {
         md.push_str("\n### Whole jobs on the embedded SQLite database (child processes)\n\n| predictions | job | wall | rows/s | peak RSS | where the time went |\n|---:|---|---:|---:|---:|---|\n");
         for &n in &job_rows {
-            let (eval, perf) = jobs(n)?;
-            for (name, j) in [("evaluate", &eval), ("performance_daily", &perf)] {
+            let (evals, perf) = jobs(n, &move_rows)?;
+            let mut runs: Vec<(String, &Job)> = evals
+                .iter()
+                .map(|(m, j)| match m {
+                    Some(m) => (format!("evaluate ({m} rows per transaction)"), j),
+                    None => ("evaluate".to_string(), j),
+                })
+                .collect();
+            runs.push(("performance_daily".to_string(), &perf));
+            for (name, j) in runs {
                 let _ = writeln!(
                     md,
                     "| {n} | {name} | {:.1} s | {:.0} | {:.0} MiB | {} |",
@@ -118,7 +136,7 @@ fn main() -> anyhow::Result<()> {
                     j.phases
                 );
             }
-            eprintln!("jobs {n}: evaluate {eval:?} performance_daily {perf:?}");
+            eprintln!("jobs {n}: evaluate {evals:?} performance_daily {perf:?}");
         }
     }
     println!("{md}");
@@ -269,9 +287,11 @@ struct Job {
     phases: String,
 }
 
-/// Seeds a SQLite project with `n` predictions and runs the two jobs;
-/// returns (seconds, peak MiB) for each.
-fn jobs(n: usize) -> anyhow::Result<(Job, Job)> {
+/// Seeds a SQLite project with `n` predictions and runs the two jobs:
+/// `evaluate` once per `move_rows` value, each on a copy of the same
+/// seeded database, then `performance_daily` on the last one's result.
+#[allow(clippy::type_complexity)]
+fn jobs(n: usize, move_rows: &[Option<i64>]) -> anyhow::Result<(Vec<(Option<i64>, Job)>, Job)> {
     let dir = tempfile::tempdir()?;
     let d = dir.path();
     std::fs::create_dir_all(d.join("jobs/calendars"))?;
@@ -351,9 +371,34 @@ fn jobs(n: usize) -> anyhow::Result<(Job, Job)> {
             phases,
         })
     };
-    let eval = timed("evaluate", 18)?;
+    // The seeded database, kept to restore before each evaluate run (no
+    // process has it open here, so the files are a consistent copy).
+    let files = ["tickerd.db", "tickerd.db-wal", "tickerd.db-shm"];
+    let snapshot = d.join("seeded");
+    std::fs::create_dir_all(&snapshot)?;
+    for f in files {
+        if d.join(f).exists() {
+            std::fs::copy(d.join(f), snapshot.join(f))?;
+        }
+    }
+    let mut evals = Vec::new();
+    for (i, m) in move_rows.iter().enumerate() {
+        if i > 0 {
+            for f in files {
+                let _ = std::fs::remove_file(d.join(f));
+                if snapshot.join(f).exists() {
+                    std::fs::copy(snapshot.join(f), d.join(f))?;
+                }
+            }
+        }
+        let params = m.map_or(String::new(), |m| {
+            format!("sqlite_rows_per_transaction = {m}\n")
+        });
+        std::fs::write(d.join("jobs/evaluate.toml"), params)?;
+        evals.push((*m, timed("evaluate", 18)?));
+    }
     let perf = timed("performance_daily", 19)?;
-    Ok((eval, perf))
+    Ok((evals, perf))
 }
 
 /// Runs a child and returns its exit code and peak RSS (KiB).
