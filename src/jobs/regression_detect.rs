@@ -133,6 +133,28 @@ struct SeriesChecks {
     ewma_verdict: Verdict,
 }
 
+impl SeriesChecks {
+    /// Why the EWMA chart says what it says, for the page and the stored
+    /// check alike. A breach before the recent window is not this run's
+    /// alert: a daily run on that day raised it.
+    fn ewma_why(&self) -> String {
+        match (&self.ewma, self.ewma_verdict) {
+            (Some(c), Verdict::Regression) => format!(
+                "EWMA crossed its upper limit on {}",
+                c.first_breach.map(|d| d.to_string()).unwrap_or_default()
+            ),
+            (Some(c), _) => match c.first_breach {
+                Some(d) => format!(
+                    "EWMA first crossed its upper limit on {d}, before the recent window \
+                     (a run on that day raises that alert; later runs do not repeat it)"
+                ),
+                None => "EWMA within its limits".to_string(),
+            },
+            (None, _) => "too few days for the EWMA reference".to_string(),
+        }
+    }
+}
+
 pub async fn run(ctx: &JobContext) -> Result<Outcome, JobError> {
     let cfg = DetectConfig::from_table(&ctx.params).map_err(JobError::permanent)?;
     let (cals, _) = crate::time::Calendars::load_dir(&ctx.settings.jobs_dir.join("calendars"));
@@ -404,16 +426,7 @@ async fn store_checks(
 ) -> anyhow::Result<()> {
     let now = ctx.storage.now().await?;
     for s in all {
-        let ewma_reason = match (&s.ewma, s.ewma_verdict) {
-            (Some(c), Verdict::Regression) => format!(
-                "EWMA of daily Brier crossed its upper limit on {}",
-                c.first_breach.map(|d| d.to_string()).unwrap_or_default()
-            ),
-            (Some(_), _) => {
-                "EWMA of daily Brier within its limits in the recent window".to_string()
-            }
-            (None, _) => "too few days for the EWMA reference".to_string(),
-        };
+        let ewma_reason = format!("daily Brier: {}", s.ewma_why());
         let mut rows: Vec<StoredCheck> = s
             .checks
             .iter()
@@ -583,21 +596,12 @@ fn render(
                 ],
             ));
         }
-        let (reference, last, why) = match &s.ewma {
-            Some(e) => (
-                Some(e.mu0),
-                e.points.last().map(|p| p.ewma),
-                match e.first_breach {
-                    Some(d) => format!("EWMA crossed its upper limit on {d}"),
-                    None => "EWMA within its limits".to_string(),
-                },
-            ),
-            None => (
-                None,
-                None,
-                "too few days for the EWMA reference".to_string(),
-            ),
-        };
+        let reference = s.ewma.as_ref().map(|e| e.mu0);
+        let last = s
+            .ewma
+            .as_ref()
+            .and_then(|e| e.points.last().map(|p| p.ewma));
+        let why = s.ewma_why();
         table.rows.push((
             s.ewma_verdict != Verdict::Regression,
             vec![
