@@ -57,7 +57,7 @@ pub struct DetectConfig {
     pub webhook: Option<Webhook>,
 }
 
-const RULE_KEYS: [&str; 10] = [
+const RULE_KEYS: [&str; 11] = [
     "recent_days",
     "baseline_days",
     "gap_days",
@@ -68,6 +68,7 @@ const RULE_KEYS: [&str; 10] = [
     "relative_floor",
     "ewma_lambda",
     "ewma_l",
+    "ewma_clip",
 ];
 
 impl DetectConfig {
