@@ -91,8 +91,8 @@ pub struct RegressionConfig {
     /// reference σ (`inf`: unclipped). One market-wide day moves every
     /// stock's error at once; unclipped, a single such day pushed the EWMA
     /// over its limit (λ 0.2, L 3: one day beyond μ + 3σ is enough), which
-    /// on the sample's 1-session series alerted on 20 of 100 days before
-    /// the planted weakening. At 2σ it takes a run of bad days.
+    /// on the sample's 1-session series alerted on 4 of 10 weekly checks
+    /// before the planted weakening. At 2σ it takes a run of bad days.
     pub ewma_clip: f64,
 }
 

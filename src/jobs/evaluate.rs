@@ -427,7 +427,7 @@ const STAGE_FLUSH_ROWS: usize = 1_000_000;
 
 /// Staged rows moved per transaction by default (`sqlite_rows_per_transaction`
 /// in `jobs/evaluate.toml`). One transaction for a whole flush held SQLite's
-/// write lock for ~23 s at 1M rows, longer than the 15 s busy timeout of
+/// write lock for ~20 s per million rows, longer than the 15 s busy timeout of
 /// everyone else's writes (the runner's heartbeat among them). Consecutive
 /// id ranges keep the one-write-per-page order.
 const DEFAULT_STAGE_MOVE_ROWS: i64 = 50_000;

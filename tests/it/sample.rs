@@ -17,9 +17,9 @@ use tickerd::storage::Storage;
 /// shorter than the README's default to keep the suite quick.
 const FROM: &str = "2026-04-01";
 
-/// Mondays (or the next session) from the first day with a full baseline,
-/// recent and gap window of items after `FROM`, to just before the
-/// planted weakening on 2026-10-05.
+/// Weekly check dates from the first with a full baseline, gap and recent
+/// window of items after `FROM` to just before the planted weakening on
+/// 2026-10-05 (`regression_detect` takes the last session up to each).
 const WEEKS_BEFORE_THE_WEAKENING: [&str; 8] = [
     "2026-08-10",
     "2026-08-17",
